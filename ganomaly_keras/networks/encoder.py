@@ -1,0 +1,105 @@
+"""The DCGAN encoder of GANomaly (G_E and E), also the body of its discriminator."""
+
+import keras
+
+from ganomaly_keras.networks import layers as L
+
+
+@keras.saving.register_keras_serializable(package="ganomaly_keras")
+class Encoder(keras.Model):
+    """DCGAN encoder: an image of size s x s x c to a 1 x 1 x `latent_size` code.
+
+    Layout (DESIGN.md section 1): a 4x4 stride-2 convolution to `width` channels with
+    LeakyReLU(0.2) and no BatchNorm; `extra_layers` 3x3 stride-1 conv + BatchNorm +
+    LeakyReLU blocks; then 4x4 stride-2 conv + BatchNorm + LeakyReLU, doubling the
+    channels, until the map is 4x4; then a 4x4 valid convolution to `latent_size`
+    channels with no activation. No convolution has a bias.
+
+    Args:
+        image_size: int, side of the square input, a power of two >= 16.
+        channels: int, channels of the input image.
+        latent_size: int, channels of the output code (nz; 100 in the paper).
+        width: int, channels after the first convolution (ndf; 64 in the paper).
+        extra_layers: int, number of extra 3x3 conv blocks at the first scale.
+        sync_batchnorm: bool, synchronise BatchNorm statistics across replicas
+            under a `tf.distribute` strategy.
+
+    Example:
+    ```python
+    encoder = Encoder(image_size=32, channels=1)
+    z = encoder(keras.ops.zeros((8, 32, 32, 1)))  # shape (8, 1, 1, 100)
+    ```
+    """
+
+    def __init__(
+        self,
+        image_size=32,
+        channels=3,
+        latent_size=100,
+        width=64,
+        extra_layers=0,
+        sync_batchnorm=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.image_size = L.validate_image_size(image_size)
+        self.channels = L.validate_positive_int("channels", channels)
+        self.latent_size = L.validate_positive_int("latent_size", latent_size)
+        self.width = L.validate_positive_int("width", width)
+        self.extra_layers = L.validate_positive_int("extra_layers", extra_layers, 0)
+        self.sync_batchnorm = bool(sync_batchnorm)
+
+        blocks = [
+            L.conv(width, 4, 2, "same", name="initial_conv"),
+            keras.layers.LeakyReLU(0.2, name="initial_relu"),
+        ]
+        size, filters = self.image_size // 2, width
+        for i in range(extra_layers):
+            blocks += [
+                L.conv(filters, 3, 1, "same", name=f"extra_{i}_conv"),
+                L.batch_norm(f"extra_{i}_bn", sync_batchnorm),
+                keras.layers.LeakyReLU(0.2, name=f"extra_{i}_relu"),
+            ]
+        while size > 4:
+            filters *= 2
+            size //= 2
+            blocks += [
+                L.conv(filters, 4, 2, "same", name=f"pyramid_{filters}_conv"),
+                L.batch_norm(f"pyramid_{filters}_bn", sync_batchnorm),
+                keras.layers.LeakyReLU(0.2, name=f"pyramid_{filters}_relu"),
+            ]
+        self.feature_blocks = blocks
+        self.feature_channels = filters
+        self.final_conv = L.conv(latent_size, 4, 1, "valid", name="final_conv")
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.feature_blocks:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.final_conv.build(shape)
+        self.built = True
+
+    def features(self, x, training=False):
+        """The last 4x4 map before the final convolution."""
+        for layer in self.feature_blocks:
+            x = layer(x, training=training)
+        return x
+
+    def call(self, x, training=False):
+        return self.final_conv(self.features(x, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1, 1, self.latent_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_size=self.image_size,
+            channels=self.channels,
+            latent_size=self.latent_size,
+            width=self.width,
+            extra_layers=self.extra_layers,
+            sync_batchnorm=self.sync_batchnorm,
+        )
+        return config

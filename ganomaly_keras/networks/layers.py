@@ -1,0 +1,120 @@
+"""Building blocks shared by the DCGAN encoder, decoder and discriminator.
+
+The reference network (DESIGN.md section 1) uses 4x4 convolutions without biases,
+BatchNorm with PyTorch's defaults (momentum 0.1, i.e. Keras momentum 0.9, and epsilon
+1e-5), kernels drawn from N(0, 0.02) and BatchNorm gamma from N(1, 0.02).
+"""
+
+import math
+
+import keras
+
+KERNEL_STDDEV = 0.02
+BATCHNORM_MOMENTUM = 0.9  # PyTorch's momentum=0.1 in Keras' convention.
+BATCHNORM_EPSILON = 1e-5  # PyTorch's default.
+MIN_IMAGE_SIZE = 16
+
+
+def validate_image_size(image_size):
+    """Return `image_size` as an int if it is a power of two >= 16, else raise.
+
+    The reference code hangs on other sizes (its "halve until 4x4" loop never
+    ends); here the error names the sizes that work.
+    """
+    allowed = ", ".join(str(2**k) for k in range(4, 10)) + ", ..."
+    if isinstance(image_size, bool) or not isinstance(image_size, (int,)):
+        if not (isinstance(image_size, float) and image_size.is_integer()):
+            raise ValueError(
+                f"image_size must be an integer power of two >= {MIN_IMAGE_SIZE} "
+                f"({allowed}); got {image_size!r}."
+            )
+    image_size = int(image_size)
+    if image_size < MIN_IMAGE_SIZE or 2 ** int(math.log2(image_size)) != image_size:
+        raise ValueError(
+            f"image_size must be a power of two >= {MIN_IMAGE_SIZE} "
+            f"({allowed}); got {image_size}. Resize your images to one of these sizes "
+            "(the data pipelines of ganomaly_keras.data do this for you)."
+        )
+    return image_size
+
+
+def validate_positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return value
+
+
+def kernel_initializer(seed=None):
+    return keras.initializers.RandomNormal(mean=0.0, stddev=KERNEL_STDDEV, seed=seed)
+
+
+def conv(filters, kernel_size, strides, padding, name):
+    """A bias-free Conv2D with the reference initialisation."""
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer=kernel_initializer(),
+        name=name,
+    )
+
+
+def conv_transpose(filters, kernel_size, strides, padding, name):
+    """A bias-free Conv2DTranspose with the reference initialisation."""
+    return keras.layers.Conv2DTranspose(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer=kernel_initializer(),
+        name=name,
+    )
+
+
+def batch_norm(name, synchronized=False):
+    """BatchNorm with PyTorch's defaults and the reference gamma/beta init.
+
+    `synchronized=True` computes batch statistics across replicas under a
+    `tf.distribute` strategy, so distributed training matches single-device
+    training; outside a strategy it behaves like plain BatchNorm.
+    """
+    return keras.layers.BatchNormalization(
+        momentum=BATCHNORM_MOMENTUM,
+        epsilon=BATCHNORM_EPSILON,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, KERNEL_STDDEV),
+        beta_initializer="zeros",
+        synchronized=synchronized,
+        name=name,
+    )
+
+
+def reinitialize_layers(layers, seed_generator, condition=True):
+    """Draw fresh reference-initialised weights for `layers` where `condition` holds.
+
+    Used when the discriminator collapses (DESIGN.md section 2, step 3). Fresh values
+    come from `seed_generator`, so a re-initialisation never repeats the first one.
+    `condition` may be a boolean tensor: every variable is then assigned
+    `where(condition, fresh, current)`. That form has no control flow, which
+    `tf.distribute` needs: a variable update inside `tf.cond` in a replica context
+    cannot synchronise the replicas.
+    """
+
+    def refill(variable, fresh):
+        variable.assign(keras.ops.where(condition, fresh, variable))
+
+    def normal(variable, mean):
+        return keras.random.normal(
+            variable.shape, mean, KERNEL_STDDEV, dtype=variable.dtype, seed=seed_generator
+        )
+
+    for layer in layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+            refill(layer.kernel, normal(layer.kernel, 0.0))
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            refill(layer.gamma, normal(layer.gamma, 1.0))
+            refill(layer.beta, keras.ops.zeros_like(layer.beta))
+            refill(layer.moving_mean, keras.ops.zeros_like(layer.moving_mean))
+            refill(layer.moving_variance, keras.ops.ones_like(layer.moving_variance))

@@ -1,0 +1,64 @@
+"""Packaging for ganomaly-keras.
+
+TensorFlow: on Linux x86_64 the CPU-only wheel `tensorflow-cpu` (274 MB against 572 MB
+for `tensorflow`) is installed by default. Users with a GPU choose the full build at
+install time: `GANOMALY_KERAS_TENSORFLOW="tensorflow[and-cuda]" pip install .`.
+Everywhere else `tensorflow` itself is the dependency.
+"""
+
+import os
+import platform
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"',
+    (HERE / "ganomaly_keras" / "__init__.py").read_text(),
+    re.M,
+).group(1)
+
+TF_VERSION = ">=2.21,<2.22"
+
+
+def tensorflow_requirement():
+    chosen = os.environ.get("GANOMALY_KERAS_TENSORFLOW")
+    if chosen:
+        return chosen if any(c in chosen for c in "<>=") else chosen + TF_VERSION
+    if platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64"):
+        return "tensorflow-cpu" + TF_VERSION
+    return "tensorflow" + TF_VERSION
+
+
+setup(
+    name="ganomaly-keras",
+    version=VERSION,
+    description="GANomaly (Akcay et al., ACCV 2018) and its family for Keras 3.",
+    long_description=(HERE / "README.md").read_text() if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ganomaly_keras", "ganomaly_keras.*"]),
+    install_requires=[
+        "keras>=3.15",
+        tensorflow_requirement(),
+        "tensorflow-datasets>=4.9",
+        # tensorflow-datasets 4.9.10 imports importlib_resources without declaring it.
+        "importlib_resources",
+        "numpy>=1.26",
+        "scikit-learn>=1.3",
+        "tensorboard>=2.21",
+        "pillow>=10",
+    ],
+    extras_require={
+        "litert": ["ai-edge-litert>=2.0"],
+        "test": ["pytest>=8", "ai-edge-litert>=2.0"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)

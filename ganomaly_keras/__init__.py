@@ -1,0 +1,29 @@
+"""GANomaly for Keras 3: semi-supervised image anomaly detection (Akcay et al., 2018)."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# oneDNN kernels double the training speed of these convolutions on CPUs where
+# TensorFlow leaves them off by default (AMD, for one). Effective only if TensorFlow
+# is not imported yet; set TF_ENABLE_ONEDNN_OPTS=0 to opt out.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        "ganomaly_keras needs Keras' TensorFlow backend, but KERAS_BACKEND is "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing."
+    )
+
+__version__ = "0.1.0"
+
+from ganomaly_keras.models import GANomaly  # noqa: E402
+from ganomaly_keras.networks import (  # noqa: E402
+    Decoder,
+    Discriminator,
+    Encoder,
+    Generator,
+)
+
+__all__ = ["GANomaly", "Decoder", "Discriminator", "Encoder", "Generator", "__version__"]

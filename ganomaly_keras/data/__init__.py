@@ -1,0 +1,7 @@
+"""Data for GANomaly: sources, preprocessing to the model's contract, and protocols."""
+
+from ganomaly_keras.data.digits import load_digits
+from ganomaly_keras.data.preprocessing import preprocess_images
+from ganomaly_keras.data.protocols import Split, leave_one_class_out
+
+__all__ = ["Split", "leave_one_class_out", "load_digits", "preprocess_images"]

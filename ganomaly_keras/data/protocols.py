@@ -1,0 +1,70 @@
+"""Evaluation protocols (DESIGN.md section 4), each fixed by a seed.
+
+Label convention everywhere: 1 = anomaly, 0 = normal.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Split(NamedTuple):
+    """Images and anomaly labels (1 = anomaly) of one protocol split."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+
+def leave_one_class_out(
+    images, classes, abnormal_class, test_fraction=0.2, validation_fraction=0.0, seed=0
+):
+    """The seeded leave-one-class-out protocol of the reference code.
+
+    One class is the anomaly; the others are normal. Normal images are shuffled with
+    `seed` and split: `test_fraction` of them go to test, `validation_fraction` to
+    validation, the rest to training. Anomalous images are divided between validation
+    and test in the same proportions (none when `validation_fraction` is 0): training
+    sees no anomaly, and validation and test never share an image.
+
+    Returns:
+        dict of `Split`s: "train" (labels all 0), "validation", "test".
+    """
+    images = np.asarray(images)
+    classes = np.asarray(classes)
+    if len(images) != len(classes):
+        raise ValueError(
+            f"images and classes differ in length: {len(images)} vs {len(classes)}."
+        )
+    if abnormal_class not in set(classes.tolist()):
+        raise ValueError(
+            f"abnormal_class {abnormal_class!r} does not occur; classes present: "
+            f"{sorted(set(classes.tolist()))}."
+        )
+    if not 0 < test_fraction < 1 or not 0 <= validation_fraction < 1 - test_fraction:
+        raise ValueError(
+            "need 0 < test_fraction < 1 and 0 <= validation_fraction < "
+            f"1 - test_fraction; got {test_fraction}, {validation_fraction}."
+        )
+    rng = np.random.default_rng(seed)
+    normal = rng.permutation(np.flatnonzero(classes != abnormal_class))
+    abnormal = rng.permutation(np.flatnonzero(classes == abnormal_class))
+
+    n_test = int(round(test_fraction * len(normal)))
+    n_val = int(round(validation_fraction * len(normal)))
+    normal_test, normal_val, normal_train = np.split(normal, [n_test, n_test + n_val])
+    share = validation_fraction / (validation_fraction + test_fraction)
+    n_abnormal_val = int(round(share * len(abnormal)))
+    abnormal_val, abnormal_test = np.split(abnormal, [n_abnormal_val])
+
+    def split(normal_idx, abnormal_idx):
+        idx = np.concatenate([normal_idx, abnormal_idx])
+        labels = np.concatenate(
+            [np.zeros(len(normal_idx), np.int64), np.ones(len(abnormal_idx), np.int64)]
+        )
+        return Split(images[idx], labels)
+
+    return {
+        "train": split(normal_train, abnormal[:0]),
+        "validation": split(normal_val, abnormal_val),
+        "test": split(normal_test, abnormal_test),
+    }

@@ -250,7 +250,9 @@ class GANomaly(keras.Model):
         del training
         x = inputs.check_images(x, self.image_size, self.channels)
         _, z, z_hat = self.generator(x, training=False)
-        return scoring.latent_score(z, z_hat, self.score)
+        return scoring.latent_score(
+            keras.ops.cast(z, "float32"), keras.ops.cast(z_hat, "float32"), self.score
+        )
 
     def reconstruct(self, x, batch_size=256):
         """Reconstructions `G_D(G_E(x))` in inference mode, as a NumPy array."""
@@ -288,6 +290,12 @@ class GANomaly(keras.Model):
         x_hat, z, z_hat = self.generator(x, training=training)
         real_logits, real_features = self.discriminator(x, training=training)
         fake_logits, fake_features = self.discriminator(x_hat, training=training)
+        # Losses in float32 whatever the layers compute in (mixed precision).
+        x, x_hat, z, z_hat = (keras.ops.cast(t, "float32") for t in (x, x_hat, z, z_hat))
+        real_logits, real_features, fake_logits, fake_features = (
+            keras.ops.cast(t, "float32")
+            for t in (real_logits, real_features, fake_logits, fake_features)
+        )
 
         adversarial = keras.ops.mean(keras.ops.square(real_features - fake_features))
         contextual = keras.ops.mean(keras.ops.abs(x - x_hat))

@@ -1,0 +1,64 @@
+"""Preprocessing contract, scikit-learn digits and the leave-one-class-out protocol."""
+
+import numpy as np
+import pytest
+
+from ganomaly_keras.data import leave_one_class_out, preprocess_images
+
+
+def test_digits_are_scaled_and_resized(digits16):
+    images, classes = digits16
+    assert images.shape == (1797, 16, 16, 1) and images.dtype == np.float32
+    assert images.min() == pytest.approx(-1.0) and images.max() <= 1.0
+    assert sorted(set(classes.tolist())) == list(range(10))
+
+
+def test_preprocess_uint8_rgb_to_grayscale():
+    rgb = np.zeros((2, 20, 20, 3), np.uint8)
+    rgb[0] = 255
+    out = preprocess_images(rgb, image_size=16, channels=1)
+    assert out.shape == (2, 16, 16, 1)
+    np.testing.assert_allclose(out[0], 1.0, atol=1e-3)  # luma weights sum to 0.9999
+    np.testing.assert_allclose(out[1], -1.0, atol=1e-6)
+    assert preprocess_images(rgb[..., 0], 32, 3).shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (np.zeros((2, 8, 8, 2)), "1 or 3 channels"),
+        (np.zeros((8, 8)), "shape"),
+        (np.array([[["a"]]]), "numeric"),
+        (np.full((1, 8, 8), np.nan), "NaN"),
+    ],
+)
+def test_preprocess_rejects_bad_images(bad, message):
+    with pytest.raises(ValueError, match=message):
+        preprocess_images(bad, 16, 1)
+
+
+def test_leave_one_class_out_is_disjoint_seeded_and_clean():
+    classes = np.repeat(np.arange(10), 50)
+    images = np.arange(len(classes))  # the "image" is its own index
+    splits = leave_one_class_out(images, classes, 3, validation_fraction=0.1, seed=5)
+    train, val, test = splits["train"], splits["validation"], splits["test"]
+    assert not np.any(train.labels) and not np.any(classes[train.images] == 3)
+    assert set(train.images).isdisjoint(val.images)
+    assert set(train.images).isdisjoint(test.images)
+    assert set(val.images).isdisjoint(test.images)
+    assert len(train.images) + len(val.images) + len(test.images) == 500
+    assert len(test.images) - test.labels.sum() == 90  # 20% of the 450 normal
+    np.testing.assert_array_equal(test.labels, classes[test.images] == 3)
+    np.testing.assert_array_equal(val.labels, classes[val.images] == 3)
+    assert val.labels.sum() == round(50 / 3) and test.labels.sum() == 50 - round(50 / 3)
+    again = leave_one_class_out(images, classes, 3, validation_fraction=0.1, seed=5)
+    np.testing.assert_array_equal(again["test"].images, test.images)
+    other = leave_one_class_out(images, classes, 3, validation_fraction=0.1, seed=6)
+    assert not np.array_equal(other["test"].images, test.images)
+
+
+def test_leave_one_class_out_errors():
+    with pytest.raises(ValueError, match="does not occur"):
+        leave_one_class_out(np.zeros(4), np.array([0, 0, 1, 1]), 7)
+    with pytest.raises(ValueError, match="differ in length"):
+        leave_one_class_out(np.zeros(3), np.array([0, 1]), 1)

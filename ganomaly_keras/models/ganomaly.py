@@ -5,9 +5,10 @@ The training step (DESIGN.md section 2) lives in `GANomaly.train_step`; the netw
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras import inputs, scoring
+from ganomaly_keras import calibration, inputs, scoring
 from ganomaly_keras.networks import Discriminator, Generator
 
 
@@ -140,6 +141,14 @@ class GANomaly(keras.Model):
     def build(self, input_shape):
         self.generator.build(input_shape)
         self.discriminator.build(input_shape)
+        # Score scaling and threshold, fitted by `calibrate` on validation data and
+        # saved with the model; `calibrated` is 0 until then.
+        self.calibration_values = {
+            name: self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name=name
+            )
+            for name in ("score_min", "score_max", "threshold", "calibrated")
+        }
         self.built = True
 
     @property
@@ -253,6 +262,54 @@ class GANomaly(keras.Model):
         return scoring.latent_score(
             keras.ops.cast(z, "float32"), keras.ops.cast(z_hat, "float32"), self.score
         )
+
+    def calibrate(self, x, y=None, contamination=0.01, batch_size=256):
+        """Fit score scaling and the decision threshold on validation data.
+
+        Never calibrate on the test split. With `y` (1 = anomaly) the threshold
+        maximises F1; without, `x` must be normal images and the threshold flags about
+        a fraction `contamination` of them. The scaling maps the validation scores'
+        range to [0, 1]. Both are stored in the model and saved with it.
+
+        Returns:
+            a `ganomaly_keras.calibration.Calibration`.
+        """
+        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        fitted = calibration.fit_calibration(scores, y, contamination)
+        for name, value in fitted._asdict().items():
+            self.calibration_values[name].assign(value)
+        self.calibration_values["calibrated"].assign(1.0)
+        return fitted
+
+    @property
+    def calibration(self):
+        """The stored `Calibration`, or None before `calibrate`."""
+        values = {k: float(v.numpy()) for k, v in self.calibration_values.items()}
+        if not values.pop("calibrated"):
+            return None
+        return calibration.Calibration(**values)
+
+    def _require_calibration(self):
+        fitted = self.calibration
+        if fitted is None:
+            raise ValueError(
+                "this model has no threshold yet: call model.calibrate(validation_x) "
+                "(normal images) or model.calibrate(validation_x, validation_y) first."
+            )
+        return fitted
+
+    def normalized_score(self, x, batch_size=256):
+        """Scores scaled to [0, 1] with the stored calibration, as a NumPy array."""
+        fitted = self._require_calibration()
+        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        span = max(fitted.score_max - fitted.score_min, 1e-12)
+        return np.clip((scores - fitted.score_min) / span, 0.0, 1.0)
+
+    def predict_anomaly(self, x, batch_size=256):
+        """Decisions with the stored threshold: 1 = anomaly, 0 = normal."""
+        fitted = self._require_calibration()
+        scores = self.predict(x, batch_size=batch_size, verbose=0)
+        return (scores > fitted.threshold).astype(np.int64)
 
     def reconstruct(self, x, batch_size=256):
         """Reconstructions `G_D(G_E(x))` in inference mode, as a NumPy array."""

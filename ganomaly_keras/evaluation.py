@@ -1,0 +1,65 @@
+"""Evaluating a detector on a labelled split (1 = anomaly, 0 = normal).
+
+AUROC and average precision come from scikit-learn (exact and rank based, as unbounded
+scores need; `keras.metrics.AUC` assumes probabilities). Precision, recall and F1 are
+reported at the model's stored threshold when it has one.
+"""
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+
+def check_labels(labels, n):
+    labels = np.asarray(labels).ravel()
+    if labels.size != n:
+        raise ValueError(f"got {labels.size} labels for {n} images.")
+    values = set(np.unique(labels).tolist())
+    if not values <= {0, 1}:
+        raise ValueError(f"labels must be 0 (normal) or 1 (anomaly); got {sorted(values)}.")
+    if values != {0, 1}:
+        raise ValueError(
+            "AUROC needs both normal (0) and anomalous (1) images in the evaluation "
+            f"data; got only label {values.pop()}."
+        )
+    return labels.astype(np.int64)
+
+
+def ranking_metrics(scores, labels):
+    """`{"auroc", "aupr"}` of raw scores against labels."""
+    labels = check_labels(labels, len(scores))
+    return {
+        "auroc": float(roc_auc_score(labels, scores)),
+        "aupr": float(average_precision_score(labels, scores)),
+    }
+
+
+def evaluate_detector(model, images, labels, batch_size=256):
+    """Score `images` with `model` and compare with `labels`.
+
+    Returns:
+        dict with "auroc", "aupr", "n_normal", "n_anomalous", "scores" (NumPy), and,
+        when the model is calibrated, "threshold", "precision", "recall", "f1".
+    """
+    labels = check_labels(labels, len(images))
+    scores = model.predict(images, batch_size=batch_size, verbose=0)
+    result = ranking_metrics(scores, labels)
+    result.update(
+        n_normal=int((labels == 0).sum()), n_anomalous=int(labels.sum()), scores=scores
+    )
+    fitted = getattr(model, "calibration", None)
+    if fitted is not None:
+        decisions = (scores > fitted.threshold).astype(np.int64)
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            labels, decisions, average="binary", zero_division=0
+        )
+        result.update(
+            threshold=fitted.threshold,
+            precision=float(precision),
+            recall=float(recall),
+            f1=float(f1),
+        )
+    return result

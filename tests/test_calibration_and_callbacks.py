@@ -1,0 +1,132 @@
+"""Threshold and scaling stored with the model, evaluation, and the AUROC callback."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from ganomaly_keras import GANomaly
+from ganomaly_keras.calibration import fit_calibration, threshold_from_normal, threshold_max_f1
+from ganomaly_keras.callbacks import AUROCCallback
+from ganomaly_keras.evaluation import evaluate_detector
+
+
+def test_threshold_from_normal_flags_the_contamination_fraction(rng):
+    scores = rng.normal(size=10_000)
+    threshold = threshold_from_normal(scores, contamination=0.05)
+    assert np.mean(scores > threshold) == pytest.approx(0.05, abs=0.002)
+    with pytest.raises(ValueError, match="contamination"):
+        threshold_from_normal(scores, 1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        threshold_from_normal([0.1, np.nan])
+    with pytest.raises(ValueError, match="at least one"):
+        threshold_from_normal([])
+
+
+def test_f1_threshold_separates_separable_scores():
+    scores = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    labels = np.array([0, 0, 0, 1, 1])
+    threshold = threshold_max_f1(scores, labels)
+    np.testing.assert_array_equal(scores > threshold, labels.astype(bool))
+    with pytest.raises(ValueError, match="both normal"):
+        threshold_max_f1(scores, np.zeros(5))
+    fitted = fit_calibration(scores, labels)
+    assert (fitted.score_min, fitted.score_max) == (0.1, 0.9)
+
+
+@pytest.fixture(scope="module")
+def trained_digits(digits16):
+    """A briefly trained 16x16 model with digit 0 as the anomaly, and its splits."""
+    from ganomaly_keras.data import leave_one_class_out
+
+    keras.utils.set_random_seed(0)
+    images, classes = digits16
+    splits = leave_one_class_out(images, classes, 0, validation_fraction=0.1, seed=0)
+    model = GANomaly(image_size=16, channels=1, width=16, latent_size=32, seed=0)
+    model.compile(jit_compile=False)
+    model.fit(splits["train"].images, epochs=6, batch_size=64, verbose=0)
+    return model, splits
+
+
+def test_calibration_is_stored_and_saved(trained_digits, tmp_path):
+    model, splits = trained_digits
+    val = splits["validation"]
+    fitted = model.calibrate(val.images, val.labels)
+    assert model.calibration == pytest.approx(fitted)
+    decisions = model.predict_anomaly(val.images)
+    scores = model.predict(val.images, verbose=0)
+    np.testing.assert_array_equal(decisions, (scores > fitted.threshold).astype(int))
+    normalized = model.normalized_score(val.images)
+    assert normalized.min() == pytest.approx(0.0, abs=1e-6)
+    assert normalized.max() == pytest.approx(1.0, abs=1e-6)
+
+    path = str(tmp_path / "calibrated.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.calibration == pytest.approx(fitted)
+    np.testing.assert_array_equal(loaded.predict_anomaly(val.images), decisions)
+
+
+def test_uncalibrated_model_refuses_decisions():
+    model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
+    assert model.calibration is None
+    with pytest.raises(ValueError, match="calibrate"):
+        model.predict_anomaly(np.zeros((1, 16, 16, 1), "float32"))
+
+
+def test_evaluate_detector(trained_digits):
+    model, splits = trained_digits
+    val, test = splits["validation"], splits["test"]
+    model.calibrate(val.images, val.labels)
+    result = evaluate_detector(model, test.images, test.labels)
+    assert result["n_anomalous"] == int(test.labels.sum())
+    assert result["scores"].shape == (len(test.labels),)
+    for key in ("auroc", "aupr", "precision", "recall", "f1"):
+        assert 0.0 <= result[key] <= 1.0
+    assert result["auroc"] > 0.8, result["auroc"]
+    with pytest.raises(ValueError, match="both normal"):
+        evaluate_detector(model, test.images[:5], np.zeros(5))
+
+
+def test_auroc_callback_drives_early_stopping_and_checkpoints(digits16, tmp_path):
+    from ganomaly_keras.data import leave_one_class_out
+
+    images, classes = digits16
+    splits = leave_one_class_out(images, classes, 0, validation_fraction=0.1, seed=0)
+    val = splits["validation"]
+    model = GANomaly(image_size=16, channels=1, width=8, latent_size=16, seed=0)
+    model.compile(jit_compile=False)
+    checkpoint = str(tmp_path / "best.keras")
+    auroc = AUROCCallback(val.images, val.labels, restore_best_weights=True)
+    history = model.fit(
+        splits["train"].images[:256],
+        epochs=4,
+        batch_size=64,
+        verbose=0,
+        callbacks=[
+            auroc,
+            keras.callbacks.EarlyStopping(monitor="val_auroc", mode="max", patience=1),
+            keras.callbacks.ModelCheckpoint(
+                checkpoint, monitor="val_auroc", mode="max", save_best_only=True
+            ),
+            keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+        ],
+    )
+    aurocs = history.history["val_auroc"]
+    assert len(aurocs) == len(history.history["val_aupr"]) >= 2
+    assert all(0 <= a <= 1 for a in aurocs)
+    assert auroc.best_auroc == max(aurocs)
+    # EarlyStopping saw val_auroc: it stops one epoch after the last improvement.
+    best = int(np.argmax(aurocs))
+    assert len(aurocs) == min(4, best + 2)
+    # The checkpoint holds the best epoch's model, and the weights were restored.
+    saved = keras.models.load_model(checkpoint)
+    x = val.images[:16]
+    np.testing.assert_allclose(saved.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5)
+    assert "val_auroc" in (tmp_path / "log.csv").read_text().splitlines()[0]
+
+
+def test_auroc_callback_rejects_unlabelled_validation_data():
+    with pytest.raises(ValueError, match="both normal"):
+        AUROCCallback(np.zeros((3, 16, 16, 1)), [0, 0, 0])

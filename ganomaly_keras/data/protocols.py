@@ -68,3 +68,53 @@ def leave_one_class_out(
         "validation": split(normal_val, abnormal_val),
         "test": split(normal_test, abnormal_test),
     }
+
+
+def paper_leave_one_class_out(
+    train, test, abnormal_class, validation_fraction=0.1, seed=0
+):
+    """The GANomaly paper's leave-one-class-out protocol on a dataset's own splits.
+
+    Training: the normal classes of the train split, less a seeded
+    `validation_fraction` of them. Validation: those held-back normal images plus the
+    abnormal class's images of the train split (never trained on). Test: the whole
+    test split, labelled 1 for the abnormal class. Validation and test are disjoint,
+    so model selection and calibration never see a test image.
+
+    Args:
+        train: `(images, classes)` of the dataset's train split.
+        test: `(images, classes)` of its test split.
+        abnormal_class: the class that plays the anomaly.
+        validation_fraction: share of normal train images held out for validation.
+        seed: fixes the validation draw.
+
+    Returns:
+        dict of `Split`s: "train", "validation", "test".
+    """
+    (x_train, c_train), (x_test, c_test) = train, test
+    c_train, c_test = np.asarray(c_train), np.asarray(c_test)
+    if abnormal_class not in set(c_train.tolist()) | set(c_test.tolist()):
+        raise ValueError(
+            f"abnormal_class {abnormal_class!r} does not occur; classes present: "
+            f"{sorted(set(c_train.tolist()))}."
+        )
+    if not 0 < validation_fraction < 1:
+        raise ValueError(
+            f"validation_fraction must be in (0, 1); got {validation_fraction}."
+        )
+    rng = np.random.default_rng(seed)
+    normal = rng.permutation(np.flatnonzero(c_train != abnormal_class))
+    n_val = int(round(validation_fraction * len(normal)))
+    normal_val, normal_train = normal[:n_val], normal[n_val:]
+    abnormal_val = np.flatnonzero(c_train == abnormal_class)
+    val_idx = np.concatenate([normal_val, abnormal_val])
+    return {
+        "train": Split(x_train[normal_train], np.zeros(len(normal_train), np.int64)),
+        "validation": Split(
+            x_train[val_idx],
+            np.concatenate(
+                [np.zeros(len(normal_val), np.int64), np.ones(len(abnormal_val), np.int64)]
+            ),
+        ),
+        "test": Split(x_test, (c_test == abnormal_class).astype(np.int64)),
+    }

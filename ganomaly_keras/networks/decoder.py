@@ -3,10 +3,11 @@
 import keras
 
 from ganomaly_keras.networks import layers as L
+from ganomaly_keras.networks.base import DCGANNetwork
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class Decoder(keras.Model):
+class Decoder(DCGANNetwork):
     """DCGAN decoder: a 1 x 1 x `latent_size` code to an s x s x c image in [-1, 1].
 
     Layout (DESIGN.md section 1), the encoder's mirror: a 4x4 valid transposed
@@ -30,24 +31,9 @@ class Decoder(keras.Model):
     ```
     """
 
-    def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        extra_layers=0,
-        sync_batchnorm=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.image_size = L.validate_image_size(image_size)
-        self.channels = L.validate_positive_int("channels", channels)
-        self.latent_size = L.validate_positive_int("latent_size", latent_size)
-        self.width = L.validate_positive_int("width", width)
-        self.extra_layers = L.validate_positive_int("extra_layers", extra_layers, 0)
-        self.sync_batchnorm = bool(sync_batchnorm)
-
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        width, sync_batchnorm = self.width, self.sync_batchnorm
         filters = width * self.image_size // 8
         blocks = [
             L.conv_transpose(filters, 4, 1, "valid", name="initial_convt"),
@@ -63,41 +49,24 @@ class Decoder(keras.Model):
                 L.batch_norm(f"pyramid_{filters}_bn", sync_batchnorm),
                 keras.layers.ReLU(name=f"pyramid_{filters}_relu"),
             ]
-        for i in range(extra_layers):
+        for i in range(self.extra_layers):
             blocks += [
                 L.conv(filters, 3, 1, "same", name=f"extra_{i}_conv"),
                 L.batch_norm(f"extra_{i}_bn", sync_batchnorm),
                 keras.layers.ReLU(name=f"extra_{i}_relu"),
             ]
         blocks += [
-            L.conv_transpose(channels, 4, 2, "same", name="final_convt"),
+            L.conv_transpose(self.channels, 4, 2, "same", name="final_convt"),
             keras.layers.Activation("tanh", name="final_tanh"),
         ]
         self.blocks = blocks
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.blocks:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
+        self.build_blocks(self.blocks, input_shape)
         self.built = True
 
     def call(self, z, training=False):
-        for layer in self.blocks:
-            z = layer(z, training=training)
-        return z
+        return self.run_blocks(self.blocks, z, training)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.image_size, self.image_size, self.channels)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            extra_layers=self.extra_layers,
-            sync_batchnorm=self.sync_batchnorm,
-        )
-        return config

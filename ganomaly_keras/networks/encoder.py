@@ -3,10 +3,11 @@
 import keras
 
 from ganomaly_keras.networks import layers as L
+from ganomaly_keras.networks.base import DCGANNetwork
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class Encoder(keras.Model):
+class Encoder(DCGANNetwork):
     """DCGAN encoder: an image of size s x s x c to a 1 x 1 x `latent_size` code.
 
     Layout (DESIGN.md section 1): a 4x4 stride-2 convolution to `width` channels with
@@ -31,30 +32,15 @@ class Encoder(keras.Model):
     ```
     """
 
-    def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        extra_layers=0,
-        sync_batchnorm=False,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.image_size = L.validate_image_size(image_size)
-        self.channels = L.validate_positive_int("channels", channels)
-        self.latent_size = L.validate_positive_int("latent_size", latent_size)
-        self.width = L.validate_positive_int("width", width)
-        self.extra_layers = L.validate_positive_int("extra_layers", extra_layers, 0)
-        self.sync_batchnorm = bool(sync_batchnorm)
-
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        width, sync_batchnorm = self.width, self.sync_batchnorm
         blocks = [
             L.conv(width, 4, 2, "same", name="initial_conv"),
             keras.layers.LeakyReLU(0.2, name="initial_relu"),
         ]
         size, filters = self.image_size // 2, width
-        for i in range(extra_layers):
+        for i in range(self.extra_layers):
             blocks += [
                 L.conv(filters, 3, 1, "same", name=f"extra_{i}_conv"),
                 L.batch_norm(f"extra_{i}_bn", sync_batchnorm),
@@ -70,36 +56,18 @@ class Encoder(keras.Model):
             ]
         self.feature_blocks = blocks
         self.feature_channels = filters
-        self.final_conv = L.conv(latent_size, 4, 1, "valid", name="final_conv")
+        self.final_conv = L.conv(self.latent_size, 4, 1, "valid", name="final_conv")
 
     def build(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.feature_blocks:
-            layer.build(shape)
-            shape = layer.compute_output_shape(shape)
-        self.final_conv.build(shape)
+        self.final_conv.build(self.build_blocks(self.feature_blocks, input_shape))
         self.built = True
 
     def features(self, x, training=False):
         """The last 4x4 map before the final convolution."""
-        for layer in self.feature_blocks:
-            x = layer(x, training=training)
-        return x
+        return self.run_blocks(self.feature_blocks, x, training)
 
     def call(self, x, training=False):
         return self.final_conv(self.features(x, training=training))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1, 1, self.latent_size)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            extra_layers=self.extra_layers,
-            sync_batchnorm=self.sync_batchnorm,
-        )
-        return config

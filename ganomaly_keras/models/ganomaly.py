@@ -19,6 +19,13 @@ def default_optimizer(name):
     )
 
 
+def _optimizer_or_default(optimizer, default_name):
+    """`optimizer` (an instance, name or config) resolved, or the reference Adam."""
+    if optimizer is None:
+        return default_optimizer(default_name)
+    return keras.optimizers.get(optimizer)
+
+
 def _num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -97,24 +104,15 @@ class GANomaly(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.generator = Generator(
-            image_size=image_size,
-            channels=channels,
-            latent_size=latent_size,
-            width=width,
-            extra_layers=extra_layers,
-            sync_batchnorm=sync_batchnorm,
-            name="generator",
-        )
-        self.discriminator = Discriminator(
+        shape = dict(
             image_size=image_size,
             channels=channels,
             width=width,
             extra_layers=extra_layers,
             sync_batchnorm=sync_batchnorm,
-            seed=seed,
-            name="discriminator",
         )
+        self.generator = Generator(latent_size=latent_size, name="generator", **shape)
+        self.discriminator = Discriminator(seed=seed, name="discriminator", **shape)
         self.image_size = self.generator.encoder.image_size
         self.channels = self.generator.encoder.channels
         self.latent_size = self.generator.encoder.latent_size
@@ -190,15 +188,9 @@ class GANomaly(keras.Model):
                 "GANomaly has two optimizers: pass generator_optimizer= and "
                 "discriminator_optimizer= instead of optimizer=."
             )
-        generator_optimizer = (
-            keras.optimizers.get(generator_optimizer)
-            if generator_optimizer is not None
-            else default_optimizer("generator_adam")
-        )
-        discriminator_optimizer = (
-            keras.optimizers.get(discriminator_optimizer)
-            if discriminator_optimizer is not None
-            else default_optimizer("discriminator_adam")
+        generator_optimizer = _optimizer_or_default(generator_optimizer, "generator_adam")
+        discriminator_optimizer = _optimizer_or_default(
+            discriminator_optimizer, "discriminator_adam"
         )
         if generator_optimizer is discriminator_optimizer:
             raise ValueError(

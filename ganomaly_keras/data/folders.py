@@ -1,0 +1,294 @@
+"""Folders of inspection images: the MVTec AD layout and the reference code's layout.
+
+MVTec AD::
+
+    root/train/good/*.png
+    root/test/good/*.png
+    root/test/<defect>/*.png
+    root/ground_truth/<defect>/<name>_mask.png   (optional)
+
+The GANomaly reference code::
+
+    root/train/0.normal/*   root/test/0.normal/*   root/test/1.abnormal/*
+
+Images may be PNG, JPEG or BMP, grayscale or colour, of any size: every image goes
+through `preprocess_images`, the package's one preprocessing contract. Folders stream
+through `image_dataset`, which decodes one file at a time: nothing needs the whole
+dataset in memory. A file that cannot be decoded raises an error naming it, or with
+`on_error="skip"` is left out with a warning that names it.
+"""
+
+import os
+import re
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from ganomaly_keras.data.preprocessing import preprocess_images
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+NORMAL_FOLDERS = {"mvtec": "good", "reference": "0.normal"}
+
+
+class FileSplit(NamedTuple):
+    """Image files of one split with their labels (1 = anomaly).
+
+    `defects` names each file's folder ("good", a defect type, "0.normal",
+    "1.abnormal"); `masks` holds each file's ground-truth mask path, or None.
+    """
+
+    paths: tuple
+    labels: np.ndarray
+    defects: tuple
+    masks: tuple
+
+    def __len__(self):
+        return len(self.paths)
+
+    def subset(self, indices):
+        indices = np.asarray(indices, np.int64)
+        return FileSplit(
+            tuple(self.paths[i] for i in indices),
+            self.labels[indices],
+            tuple(self.defects[i] for i in indices),
+            tuple(self.masks[i] for i in indices),
+        )
+
+    @staticmethod
+    def concatenate(*splits):
+        return FileSplit(
+            sum((s.paths for s in splits), ()),
+            np.concatenate([s.labels for s in splits]).astype(np.int64),
+            sum((s.defects for s in splits), ()),
+            sum((s.masks for s in splits), ()),
+        )
+
+
+def list_images(directory):
+    """Sorted paths of the PNG/JPEG/BMP files in `directory` (not recursive)."""
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"image folder {directory!r} does not exist.")
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as error:
+        raise ValueError(f"cannot read image folder {directory!r}: {error}") from error
+    paths = [
+        os.path.join(directory, name)
+        for name in names
+        if name.lower().endswith(IMAGE_EXTENSIONS)
+        and os.path.isfile(os.path.join(directory, name))
+    ]
+    if not paths:
+        raise ValueError(
+            f"image folder {directory!r} holds no {'/'.join(IMAGE_EXTENSIONS)} files "
+            f"(it has {len(names)} other entries). Point to the folder of images."
+        )
+    return paths
+
+
+def detect_layout(root):
+    """`"mvtec"` or `"reference"`, from the folders under `root`."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"dataset folder {root!r} does not exist.")
+    for layout, normal in NORMAL_FOLDERS.items():
+        if os.path.isdir(os.path.join(root, "train", normal)):
+            return layout
+    raise ValueError(
+        f"{root!r} has neither the MVTec AD layout (train/good, test/good, "
+        "test/<defect>) nor the reference layout (train/0.normal, test/0.normal, "
+        f"test/1.abnormal); it contains {sorted(os.listdir(root))}."
+    )
+
+
+def _mask_path(root, defect, path):
+    stem = os.path.splitext(os.path.basename(path))[0]
+    mask = os.path.join(root, "ground_truth", defect, f"{stem}_mask.png")
+    return mask if os.path.isfile(mask) else None
+
+
+def read_folder_dataset(root):
+    """The train and test files of a dataset folder, in either layout.
+
+    Returns:
+        `{"layout": str, "train": FileSplit, "test": FileSplit}`. Train files are all
+        normal; test files are labelled 1 unless they sit in the normal folder.
+    """
+    root = os.fspath(root)
+    layout = detect_layout(root)
+    normal = NORMAL_FOLDERS[layout]
+    train_paths = list_images(os.path.join(root, "train", normal))
+    train = FileSplit(
+        tuple(train_paths),
+        np.zeros(len(train_paths), np.int64),
+        (normal,) * len(train_paths),
+        (None,) * len(train_paths),
+    )
+    test_root = os.path.join(root, "test")
+    if not os.path.isdir(test_root):
+        raise FileNotFoundError(f"{root!r} has no test folder ({test_root!r}).")
+    folders = sorted(
+        d for d in os.listdir(test_root) if os.path.isdir(os.path.join(test_root, d))
+    )
+    if layout == "reference":
+        folders = [d for d in folders if d in ("0.normal", "1.abnormal")]
+    paths, labels, defects, masks = [], [], [], []
+    for folder in folders:
+        for path in list_images(os.path.join(test_root, folder)):
+            paths.append(path)
+            labels.append(int(folder != normal))
+            defects.append(folder)
+            masks.append(_mask_path(root, folder, path) if folder != normal else None)
+    test = FileSplit(tuple(paths), np.asarray(labels, np.int64), tuple(defects), tuple(masks))
+    if not set(test.labels.tolist()) == {0, 1}:
+        raise ValueError(
+            f"{test_root!r} needs both normal ({normal}/) and anomalous folders; "
+            f"found {folders}."
+        )
+    return {"layout": layout, "train": train, "test": test}
+
+
+def folder_protocol(root, validation_fraction=0.1, test_to_validation_fraction=0.2, seed=0):
+    """Train / validation / test splits of a dataset folder, fixed by `seed`.
+
+    Training: the normal train images less a `validation_fraction` held back.
+    Validation: those held-back normal images plus a stratified
+    `test_to_validation_fraction` of the test folder's images (normal and anomalous),
+    which leave the test split, so that validation AUROC and an F1 threshold are
+    available without ever touching a test image. Set it to 0 to keep the whole test
+    folder for testing (the published MVTec protocol); validation is then normal only.
+
+    Returns:
+        dict of `FileSplit`s: "train", "validation", "test".
+    """
+    if not 0 <= validation_fraction < 1 or not 0 <= test_to_validation_fraction < 1:
+        raise ValueError(
+            "validation_fraction and test_to_validation_fraction must be in [0, 1); "
+            f"got {validation_fraction} and {test_to_validation_fraction}."
+        )
+    data = read_folder_dataset(root)
+    train, test = data["train"], data["test"]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(train))
+    n_val = int(round(validation_fraction * len(train)))
+    moved, kept = [], []
+    for label in (0, 1):
+        idx = rng.permutation(np.flatnonzero(test.labels == label))
+        n_move = int(round(test_to_validation_fraction * len(idx)))
+        moved.append(idx[:n_move])
+        kept.append(idx[n_move:])
+    return {
+        "train": train.subset(np.sort(order[n_val:])),
+        "validation": FileSplit.concatenate(
+            train.subset(np.sort(order[:n_val])),
+            test.subset(np.sort(np.concatenate(moved))),
+        ),
+        "test": test.subset(np.sort(np.concatenate(kept))),
+    }
+
+
+def decode_image_file(path, image_size, channels):
+    """One image file as float32 `(image_size, image_size, channels)` in [-1, 1].
+
+    Raises:
+        ValueError: naming the file, when it is missing, empty or not a decodable
+            PNG/JPEG/BMP/GIF image.
+    """
+    path = os.fspath(path)
+    try:
+        contents = tf.io.read_file(path)
+        # float32 in [0, 1] whatever the bit depth; GIFs give their first frame.
+        image = tf.io.decode_image(
+            contents, channels=0, dtype=tf.float32, expand_animations=False
+        )
+    except (tf.errors.OpError, ValueError) as error:
+        message = getattr(error, "message", str(error)).strip().splitlines()[0]
+        message = re.sub(r"\{\{.*?\}\}|\[Op:\w+\].*", "", message).strip()
+        raise ValueError(f"cannot decode image file {path!r}: {message}") from None
+    if image.shape[-1] in (2, 4):  # drop the alpha channel
+        image = image[..., : image.shape[-1] - 1]
+    return preprocess_images(image[None], image_size, channels, max_value=1.0)[0]
+
+
+def _check_on_error(on_error):
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f'on_error must be "raise" or "skip"; got {on_error!r}.')
+
+
+def _decoded(paths, image_size, channels, on_error):
+    """Yields `(index, image)` for every decodable file of `paths`."""
+    for index, path in enumerate(paths):
+        try:
+            yield index, decode_image_file(path, image_size, channels)
+        except ValueError as error:
+            if on_error == "raise":
+                raise
+            warnings.warn(f"skipping {error}", stacklevel=3)
+
+
+def load_images(paths, image_size, channels, on_error="raise"):
+    """Decode image files into memory (for small splits: validation, test).
+
+    Returns:
+        `(images, kept)`: float32 `(n, image_size, image_size, channels)` in [-1, 1]
+        and the indices into `paths` of the images kept (all unless skipped).
+    """
+    _check_on_error(on_error)
+    pairs = list(_decoded(paths, image_size, channels, on_error))
+    if not pairs:
+        raise ValueError("none of the image files could be decoded.")
+    kept, images = zip(*pairs)
+    return np.stack(images), np.asarray(kept, np.int64)
+
+
+def load_split(split, image_size, channels, on_error="raise"):
+    """A `FileSplit` decoded into memory: `(images, labels)`; skipped files dropped."""
+    images, kept = load_images(split.paths, image_size, channels, on_error)
+    return images, split.labels[kept]
+
+
+def image_dataset(
+    split,
+    image_size,
+    channels,
+    batch_size=64,
+    shuffle=False,
+    seed=None,
+    with_labels=False,
+    on_error="raise",
+):
+    """A streaming, batched `tf.data.Dataset` of a `FileSplit` (or a list of paths).
+
+    Files are decoded one at a time as the dataset is iterated (each epoch, in a
+    seeded new order when `shuffle`). Yields images, or `(images, labels)` with
+    `with_labels`. Use it directly in `model.fit`.
+    """
+    _check_on_error(on_error)
+    if not isinstance(split, FileSplit):
+        paths = tuple(os.fspath(p) for p in split)
+        none = (None,) * len(paths)
+        split = FileSplit(paths, np.zeros(len(paths), np.int64), none, none)
+    if len(split) == 0:
+        raise ValueError("the split holds no image files.")
+    paths, labels = split.paths, split.labels
+    order = np.arange(len(paths))
+    rng = np.random.default_rng(seed)
+
+    def generate():
+        chosen = rng.permutation(order) if shuffle else order
+        files = [paths[i] for i in chosen]
+        for index, image in _decoded(files, image_size, channels, on_error):
+            if with_labels:
+                yield image, labels[chosen[index]]
+            else:
+                yield image
+
+    image_spec = tf.TensorSpec((image_size, image_size, channels), tf.float32)
+    signature = (image_spec, tf.TensorSpec((), tf.int64)) if with_labels else image_spec
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    if on_error == "raise":  # a known length gives Keras' progress bar its total
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(paths)))
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

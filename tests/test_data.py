@@ -110,3 +110,38 @@ def test_paper_protocol_keeps_validation_and_test_apart(rng):
     assert set(train.images).isdisjoint(val.images)
     np.testing.assert_array_equal(test.images, x_test)  # the whole test split
     np.testing.assert_array_equal(test.labels, c_test == 1)
+
+
+def test_one_class_makes_every_other_class_anomalous():
+    from ganomaly_keras.data import one_class
+
+    classes = np.repeat(np.arange(5), 40)
+    images = np.arange(len(classes))
+    splits = one_class(images, classes, normal_class=2, seed=1)
+    train, val, test = splits["train"], splits["validation"], splits["test"]
+    assert set(classes[train.images].tolist()) == {2} and not train.labels.any()
+    for split in (val, test):
+        np.testing.assert_array_equal(split.labels, classes[split.images] != 2)
+        assert set(split.labels.tolist()) == {0, 1}
+    assert len(set(train.images) | set(val.images) | set(test.images)) == 200
+    with pytest.raises(ValueError, match="normal_class 9 does not occur"):
+        one_class(images, classes, normal_class=9)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.01, 0.05, 0.1])
+def test_contamination_puts_the_asked_fraction_of_anomalies_in_training(p):
+    from ganomaly_keras.data import contaminated_leave_one_class_out
+
+    classes = np.repeat(np.arange(10), 200)
+    images = np.arange(len(classes))
+    splits = contaminated_leave_one_class_out(images, classes, 7, contamination=p, seed=0)
+    train, val, test = splits["train"], splits["validation"], splits["test"]
+    n_normal = int((train.labels == 0).sum())
+    assert train.labels.sum() == round(p * n_normal / (1 - p))
+    assert train.labels.mean() == pytest.approx(p, abs=0.001)
+    np.testing.assert_array_equal(train.labels, classes[train.images] == 7)
+    assert val.labels.sum() > 0 and test.labels.sum() > 0
+    ids = [set(s.images.tolist()) for s in (train, val, test)]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    with pytest.raises(ValueError, match="contamination must be in"):
+        contaminated_leave_one_class_out(images, classes, 7, contamination=1.0)

@@ -15,6 +15,73 @@ class Split(NamedTuple):
     labels: np.ndarray
 
 
+def _check_images_and_classes(images, classes, wanted_class, role):
+    images = np.asarray(images)
+    classes = np.asarray(classes).ravel()
+    if len(images) != len(classes):
+        raise ValueError(
+            f"images and classes differ in length: {len(images)} vs {len(classes)}."
+        )
+    if wanted_class not in set(classes.tolist()):
+        raise ValueError(
+            f"{role} {wanted_class!r} does not occur; classes present: "
+            f"{sorted(set(classes.tolist()))}."
+        )
+    return images, classes
+
+
+def _labelled(images, normal_idx, abnormal_idx):
+    idx = np.concatenate([normal_idx, abnormal_idx]).astype(np.int64)
+    labels = np.concatenate(
+        [np.zeros(len(normal_idx), np.int64), np.ones(len(abnormal_idx), np.int64)]
+    )
+    return Split(images[idx], labels)
+
+
+def _normal_vs_abnormal(
+    images, is_abnormal, test_fraction, validation_fraction, contamination, seed
+):
+    """Seeded train / validation / test splits of images with a known anomaly mask.
+
+    Normal images are split `test_fraction` / `validation_fraction` / rest (train).
+    Anomalous images are first drawn for training so that they make up a fraction
+    `contamination` of it (`p * N_normal_train / (1 - p)`, DESIGN.md section 4), the
+    rest divided between validation and test in the proportions of the normal images.
+    """
+    if not 0 < test_fraction < 1 or not 0 <= validation_fraction < 1 - test_fraction:
+        raise ValueError(
+            "need 0 < test_fraction < 1 and 0 <= validation_fraction < "
+            f"1 - test_fraction; got {test_fraction}, {validation_fraction}."
+        )
+    if not 0 <= contamination < 1:
+        raise ValueError(f"contamination must be in [0, 1); got {contamination}.")
+    rng = np.random.default_rng(seed)
+    normal = rng.permutation(np.flatnonzero(~is_abnormal))
+    abnormal = rng.permutation(np.flatnonzero(is_abnormal))
+
+    n_test = int(round(test_fraction * len(normal)))
+    n_val = int(round(validation_fraction * len(normal)))
+    normal_test, normal_val, normal_train = np.split(normal, [n_test, n_test + n_val])
+    n_contaminants = int(round(contamination * len(normal_train) / (1 - contamination)))
+    abnormal_train, abnormal = abnormal[:n_contaminants], abnormal[n_contaminants:]
+    if contamination > 0 and len(abnormal) < 2:
+        raise ValueError(
+            f"contamination {contamination} needs {n_contaminants} anomalous training "
+            f"images and leaves too few for validation and test; lower it."
+        )
+    share = validation_fraction / (validation_fraction + test_fraction)
+    abnormal_val, abnormal_test = np.split(abnormal, [int(round(share * len(abnormal)))])
+    train = _labelled(images, normal_train, abnormal_train)
+    if n_contaminants:  # shuffle the contaminants in rather than at the end
+        order = rng.permutation(len(train.labels))
+        train = Split(train.images[order], train.labels[order])
+    return {
+        "train": train,
+        "validation": _labelled(images, normal_val, abnormal_val),
+        "test": _labelled(images, normal_test, abnormal_test),
+    }
+
+
 def leave_one_class_out(
     images, classes, abnormal_class, test_fraction=0.2, validation_fraction=0.0, seed=0
 ):
@@ -29,45 +96,64 @@ def leave_one_class_out(
     Returns:
         dict of `Split`s: "train" (labels all 0), "validation", "test".
     """
-    images = np.asarray(images)
-    classes = np.asarray(classes)
-    if len(images) != len(classes):
-        raise ValueError(
-            f"images and classes differ in length: {len(images)} vs {len(classes)}."
-        )
-    if abnormal_class not in set(classes.tolist()):
-        raise ValueError(
-            f"abnormal_class {abnormal_class!r} does not occur; classes present: "
-            f"{sorted(set(classes.tolist()))}."
-        )
-    if not 0 < test_fraction < 1 or not 0 <= validation_fraction < 1 - test_fraction:
-        raise ValueError(
-            "need 0 < test_fraction < 1 and 0 <= validation_fraction < "
-            f"1 - test_fraction; got {test_fraction}, {validation_fraction}."
-        )
-    rng = np.random.default_rng(seed)
-    normal = rng.permutation(np.flatnonzero(classes != abnormal_class))
-    abnormal = rng.permutation(np.flatnonzero(classes == abnormal_class))
+    images, classes = _check_images_and_classes(
+        images, classes, abnormal_class, "abnormal_class"
+    )
+    return _normal_vs_abnormal(
+        images, classes == abnormal_class, test_fraction, validation_fraction, 0.0, seed
+    )
 
-    n_test = int(round(test_fraction * len(normal)))
-    n_val = int(round(validation_fraction * len(normal)))
-    normal_test, normal_val, normal_train = np.split(normal, [n_test, n_test + n_val])
-    share = validation_fraction / (validation_fraction + test_fraction)
-    n_abnormal_val = int(round(share * len(abnormal)))
-    abnormal_val, abnormal_test = np.split(abnormal, [n_abnormal_val])
 
-    def split(normal_idx, abnormal_idx):
-        idx = np.concatenate([normal_idx, abnormal_idx])
-        labels = np.concatenate(
-            [np.zeros(len(normal_idx), np.int64), np.ones(len(abnormal_idx), np.int64)]
-        )
-        return Split(images[idx], labels)
+def one_class(
+    images, classes, normal_class, test_fraction=0.2, validation_fraction=0.1, seed=0
+):
+    """One class is normal, every other class is an anomaly (later papers' protocol).
 
-    return {
-        "train": split(normal_train, abnormal[:0]),
-        "validation": split(normal_val, abnormal_val),
-        "test": split(normal_test, abnormal_test),
-    }
+    Same seeded splitting as `leave_one_class_out`, with the roles reversed.
+
+    Returns:
+        dict of `Split`s: "train" (labels all 0), "validation", "test".
+    """
+    images, classes = _check_images_and_classes(
+        images, classes, normal_class, "normal_class"
+    )
+    return _normal_vs_abnormal(
+        images, classes != normal_class, test_fraction, validation_fraction, 0.0, seed
+    )
+
+
+def contaminated_leave_one_class_out(
+    images,
+    classes,
+    abnormal_class,
+    contamination,
+    test_fraction=0.2,
+    validation_fraction=0.1,
+    seed=0,
+):
+    """Leave-one-class-out with a fraction `contamination` of anomalies in training.
+
+    Berg et al.'s setting (DESIGN.md section 4): the training split holds
+    `contamination * N_normal / (1 - contamination)` images of `abnormal_class`
+    (p in {0, 0.01, 0.02, 0.05, 0.1} in the paper), shuffled in. Its labels say which
+    ones are anomalies, for analysis; the model never sees them. Validation and test
+    get the remaining anomalies and never share an image with training.
+
+    Returns:
+        dict of `Split`s: "train" (label 1 marks the contaminants), "validation",
+        "test".
+    """
+    images, classes = _check_images_and_classes(
+        images, classes, abnormal_class, "abnormal_class"
+    )
+    return _normal_vs_abnormal(
+        images,
+        classes == abnormal_class,
+        test_fraction,
+        validation_fraction,
+        contamination,
+        seed,
+    )
 
 
 def paper_leave_one_class_out(

@@ -1,0 +1,157 @@
+"""What a detector looks like in TensorBoard: reconstructions, residuals, scores, ROC.
+
+Losses and `val_auroc` / `val_aupr` reach TensorBoard through Keras' own
+`keras.callbacks.TensorBoard` (list it after `AUROCCallback`). `TensorBoardImages`
+adds what Keras cannot know about: a grid of fixed validation images with their
+reconstructions and residual heat maps, histograms of normal and anomalous scores,
+and the ROC curve as an image.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageDraw
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from ganomaly_keras.evaluation import check_labels
+
+# Anchors of a black-red-yellow-white heat map for residuals in [0, 1].
+_HEAT_ANCHORS = np.array([0.0, 0.35, 0.7, 1.0])
+_HEAT_COLOURS = np.array(
+    [[0, 0, 0], [180, 20, 30], [250, 200, 40], [255, 255, 255]], np.float32
+) / 255.0
+
+
+def heat_map(values):
+    """Values in [0, 1] of shape `(..., h, w)` as RGB `(..., h, w, 3)` in [0, 1]."""
+    values = np.clip(values, 0.0, 1.0)
+    return np.stack(
+        [np.interp(values, _HEAT_ANCHORS, _HEAT_COLOURS[:, c]) for c in range(3)],
+        axis=-1,
+    ).astype(np.float32)
+
+
+def reconstruction_grid(images, reconstructions):
+    """One RGB image in [0, 1]: rows input / reconstruction / |residual| heat map.
+
+    Args:
+        images, reconstructions: `(n, h, w, c)` in [-1, 1].
+    """
+    def rgb(x):
+        x = (np.asarray(x, np.float32) + 1.0) / 2.0
+        return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+
+    # Mean absolute residual over channels, in [0, 2]; halved to [0, 1].
+    residual = np.abs(np.asarray(images) - np.asarray(reconstructions)).mean(-1) / 2.0
+    rows = [rgb(images), rgb(reconstructions), heat_map(residual)]
+    return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
+
+
+def roc_curve_image(scores, labels, size=256):
+    """The ROC curve of `scores` against `labels` drawn as an RGB uint8 image."""
+    fpr, tpr, _ = roc_curve(labels, scores)
+    auroc = roc_auc_score(labels, scores)
+    margin = 24
+    span = size - 2 * margin
+    canvas = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(canvas)
+
+    def point(x, y):
+        return margin + x * span, size - margin - y * span
+
+    draw.rectangle([point(0, 1), point(1, 0)], outline="black")
+    draw.line([point(0, 0), point(1, 1)], fill=(160, 160, 160))
+    draw.line([point(x, y) for x, y in zip(fpr, tpr)], fill=(200, 30, 30), width=2)
+    draw.text((margin, 4), f"ROC  AUROC = {auroc:.4f}", fill="black")
+    draw.text((margin, size - margin + 6), "false positive rate", fill="black")
+    return np.asarray(canvas)
+
+
+class TensorBoardImages(keras.callbacks.Callback):
+    """Reconstruction grids, score histograms and the ROC curve in TensorBoard.
+
+    Every `every` epochs (and at the last), on labelled validation images
+    (1 = anomaly), it writes under `log_dir/anomaly`:
+
+    - `reconstructions`: up to `max_images` fixed images (half normal, half anomalous
+      when there are both), their reconstructions and absolute residual heat maps;
+    - `scores/normal` and `scores/anomalous`: histograms of the anomaly scores;
+    - `roc_curve`: the ROC curve with its AUROC.
+
+    The model needs `reconstruct(x)` (every detector of this package has it).
+
+    Args:
+        log_dir: the TensorBoard log folder (the same as Keras' `TensorBoard`).
+        images: validation images in [-1, 1]; never the test split.
+        labels: their labels, 1 = anomaly, 0 = normal; both must occur.
+        every: write every this many epochs.
+        max_images: images in the reconstruction grid.
+        seed: picks the grid's images.
+
+    Example:
+    ```python
+    model.fit(train_x, epochs=15, callbacks=[
+        AUROCCallback(val_x, val_y),
+        keras.callbacks.TensorBoard("runs/tb"),
+        TensorBoardImages("runs/tb", val_x, val_y),
+    ])
+    ```
+    """
+
+    def __init__(self, log_dir, images, labels, every=1, max_images=8, seed=0, batch_size=256):
+        super().__init__()
+        self.images = images
+        self.labels = check_labels(labels, len(images))
+        if every < 1:
+            raise ValueError(f"every must be >= 1; got {every}.")
+        self.every = int(every)
+        self.batch_size = batch_size
+        self.log_dir = os.path.join(os.fspath(log_dir), "anomaly")
+        rng = np.random.default_rng(seed)
+        per_label = max(1, max_images // 2)
+        self.grid_indices = np.sort(
+            np.concatenate(
+                [
+                    rng.permutation(np.flatnonzero(self.labels == label))[:per_label]
+                    for label in (0, 1)
+                ]
+            )
+        )
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") == epoch + 1
+        if (epoch + 1) % self.every and not last:
+            return
+        self.write(step=epoch + 1)
+
+    def write(self, step):
+        """Write every summary for `step` (an epoch count) now."""
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        scores = np.asarray(
+            self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        )
+        sample = np.asarray(self.images)[self.grid_indices]
+        grid = reconstruction_grid(sample, self.model.reconstruct(sample))
+        with self._writer.as_default(step=step):
+            tf.summary.image(
+                "reconstructions",
+                grid[None],
+                description="rows: input, reconstruction, |input - reconstruction| "
+                "(black 0, white >= 1); columns: normal then anomalous images",
+            )
+            tf.summary.histogram("scores/normal", scores[self.labels == 0])
+            tf.summary.histogram("scores/anomalous", scores[self.labels == 1])
+            tf.summary.image("roc_curve", roc_curve_image(scores, self.labels)[None])
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

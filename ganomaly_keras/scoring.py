@@ -14,6 +14,10 @@ image's score never depends on what else is in its batch.
 import keras
 
 LATENT_SCORES = ("latent_mse", "latent_l1")
+SCORE_DEFINITIONS = {
+    "latent_mse": "mean over the latent code of (G_E(x) - E(G(x)))^2",
+    "latent_l1": "mean over the latent code of |G_E(x) - E(G(x))|",
+}
 
 
 def validate_score_name(name):

@@ -255,6 +255,23 @@ class GANomaly(keras.Model):
             keras.ops.cast(z, "float32"), keras.ops.cast(z_hat, "float32"), self.score
         )
 
+    def anomaly_outputs(self, x):
+        """Scores and per-pixel anomaly maps of a batch, in inference mode.
+
+        The graph that export serves. `x` must already be float in [-1, 1].
+
+        Returns:
+            dict: `anomaly_score` `(batch,)` float32 and `anomaly_map`
+            `(batch, image_size, image_size)` float32, the absolute residual
+            `|x - G(x)|` averaged over channels.
+        """
+        x_hat, z, z_hat = self.generator(x, training=False)
+        x, x_hat, z, z_hat = (keras.ops.cast(t, "float32") for t in (x, x_hat, z, z_hat))
+        return {
+            "anomaly_score": scoring.latent_score(z, z_hat, self.score),
+            "anomaly_map": keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1),
+        }
+
     def calibrate(self, x, y=None, contamination=0.01, batch_size=256):
         """Fit score scaling and the decision threshold on validation data.
 

@@ -1,0 +1,416 @@
+"""Exporting a trained, calibrated detector for serving and for edge devices.
+
+`export_model` writes one folder:
+
+    model.keras                  the Keras model (training can resume from it)
+    saved_model/                 SavedModel; signatures `serving_default` (any batch)
+                                 and `serve_batch1`
+    model_float32.tflite         LiteRT, float32 weights and activations
+    model_float16.tflite         float16 weights
+    model_dynamic.tflite         int8 weights, float activations (dynamic range)
+    model_int8.tflite            int8 weights and activations, calibrated on normal
+                                 images
+    metadata.json                everything a device needs to run and trust the model
+    MODEL_CARD.md                the same for a reader
+
+Every artefact takes raw `uint8` images of shape `(batch, image_size, image_size,
+channels)` (batch 1 for the `.tflite` files: a static batch runs far faster in LiteRT)
+and does the package's preprocessing inside, so device code does no arithmetic. Every
+artefact returns:
+
+- `anomaly_score` `(batch,)` float32: the raw score, higher = more anomalous;
+- `normalized_score` `(batch,)` float32: the score scaled to [0, 1] with the scaling
+  fitted on validation data (`model.calibrate`);
+- `is_anomaly` `(batch,)` int32: 1 when the score is above the stored threshold;
+- `anomaly_map` `(batch, image_size, image_size)` float32: `|x - G(x)|` per pixel,
+  averaged over channels, in [0, 2] (input scaled to [-1, 1]).
+
+The TFLite files are converted from the exported SavedModel with builtin operators only
+(no Flex ops), so a plain LiteRT runtime (`ai-edge-litert`) runs them. The folder is
+written next to its destination and moved into place at the end: an interrupted export
+never leaves a half-written folder behind.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganomaly_keras import scoring
+from ganomaly_keras.saving import save_model_atomically
+
+SCHEMA_VERSION = 1
+TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
+EXPORT_FORMATS = ("keras", "saved_model") + tuple(f"tflite_{v}" for v in TFLITE_VARIANTS)
+SERVING_SIGNATURE = "serving_default"
+EDGE_SIGNATURE = "serve_batch1"
+INPUT_NAME = "images"
+OUTPUT_NAMES = ("anomaly_score", "normalized_score", "is_anomaly", "anomaly_map")
+# Images used to calibrate int8 activation ranges, at most.
+MAX_REPRESENTATIVE_IMAGES = 256
+
+
+def tflite_filename(variant):
+    return f"model_{variant}.tflite"
+
+
+def to_uint8_images(images):
+    """Images as uint8 pixels: uint8 arrays pass, float arrays in [-1, 1] are mapped
+    back to 0..255 (the inverse of the preprocessing contract)."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"images must be uint8 pixels or floats in [-1, 1]; got dtype {images.dtype}."
+        )
+    if images.size and (np.nanmin(images) < -1.001 or np.nanmax(images) > 1.001):
+        raise ValueError("float images must be in [-1, 1] (the model's input contract).")
+    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def serving_function(model):
+    """The inference graph: uint8 images in, the four named outputs out.
+
+    `model` needs `anomaly_outputs(x)` and stored calibration values (every detector
+    of this package has both).
+    """
+    values = model.calibration_values
+
+    def serve(images):
+        x = tf.cast(images, tf.float32) / 127.5 - 1.0
+        outputs = model.anomaly_outputs(x)
+        score = outputs["anomaly_score"]
+        span = tf.maximum(values["score_max"] - values["score_min"], 1e-12)
+        return {
+            "anomaly_score": score,
+            "normalized_score": tf.clip_by_value(
+                (score - values["score_min"]) / span, 0.0, 1.0
+            ),
+            "is_anomaly": tf.cast(score > values["threshold"], tf.int32),
+            "anomaly_map": outputs["anomaly_map"],
+        }
+
+    return serve
+
+
+def _write_saved_model(model, path):
+    shape = (model.image_size, model.image_size, model.channels)
+    serve = serving_function(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The first endpoint becomes `serving_default`.
+    archive.add_endpoint(
+        SERVING_SIGNATURE,
+        serve,
+        input_signature=[tf.TensorSpec((None,) + shape, tf.uint8, name=INPUT_NAME)],
+    )
+    archive.add_endpoint(
+        EDGE_SIGNATURE,
+        serve,
+        input_signature=[tf.TensorSpec((1,) + shape, tf.uint8, name=INPUT_NAME)],
+    )
+    archive.write_out(path, verbose=False)
+
+
+def _representative_images(representative_data, image_shape):
+    images = to_uint8_images(representative_data)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.shape[1:] != image_shape:
+        raise ValueError(
+            f"representative_data must be images of shape (n,) + {image_shape}; got "
+            f"{images.shape}."
+        )
+    if len(images) == 0:
+        raise ValueError("representative_data holds no images.")
+    rng = np.random.default_rng(0)
+    chosen = rng.permutation(len(images))[:MAX_REPRESENTATIVE_IMAGES]
+    return images[np.sort(chosen)]
+
+
+def convert_to_tflite(saved_model_dir, variant, representative_images=None):
+    """Convert the exported SavedModel's batch-1 signature to a LiteRT flatbuffer.
+
+    Args:
+        saved_model_dir: a folder written by `export_model`.
+        variant: "float32", "float16", "dynamic" (int8 weights) or "int8" (int8
+            weights and activations; needs `representative_images`, uint8 normal
+            images of the model's shape).
+
+    Returns:
+        the `.tflite` bytes.
+    """
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"variant must be one of {TFLITE_VARIANTS}; got {variant!r}.")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[EDGE_SIGNATURE]
+    )
+    # Builtin operators only: no Flex (TensorFlow) ops, so plain LiteRT runs it.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if variant == "int8":
+        if representative_images is None:
+            raise ValueError(
+                "the int8 export needs representative_data: normal training images "
+                "to calibrate activation ranges."
+            )
+
+        def representative_dataset():
+            for image in representative_images:
+                yield {INPUT_NAME: image[None]}
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def _json_number(value):
+    return None if value is None else float(value)
+
+
+def build_metadata(model, artefacts, training_data=None, validation=None):
+    """The `metadata.json` dictionary of an export."""
+    from ganomaly_keras import __version__
+
+    fitted = model.calibration
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "package": "ganomaly-keras",
+        "package_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "model": {
+            "class": type(model).__name__,
+            "config": {
+                k: v
+                for k, v in model.get_config().items()
+                if isinstance(v, (int, float, str, bool, type(None)))
+            },
+        },
+        "input": {
+            "name": INPUT_NAME,
+            "dtype": "uint8",
+            "range": [0, 255],
+            "image_size": model.image_size,
+            "channels": model.channels,
+            "color": "grayscale" if model.channels == 1 else "rgb",
+            "layout": "NHWC",
+            "resize": "bilinear, to image_size x image_size, before the model",
+            "preprocessing": "inside the model: x / 127.5 - 1",
+        },
+        "outputs": {
+            "anomaly_score": "float32 (batch,): raw score, higher = more anomalous",
+            "normalized_score": "float32 (batch,): (score - score_min) / (score_max - "
+            "score_min) clipped to [0, 1]",
+            "is_anomaly": "int32 (batch,): 1 when anomaly_score > threshold",
+            "anomaly_map": "float32 (batch, image_size, image_size): |x - G(x)| "
+            "averaged over channels, in [0, 2]",
+        },
+        "score": {
+            "name": model.score,
+            "definition": scoring.SCORE_DEFINITIONS.get(model.score, model.score),
+        },
+        "scaling": {"score_min": fitted.score_min, "score_max": fitted.score_max},
+        "threshold": fitted.threshold,
+        "training_data": training_data or {},
+        "validation": {k: _json_number(v) if isinstance(v, (int, float, np.number)) else v
+                       for k, v in (validation or {}).items()},
+        "artefacts": artefacts,
+    }
+
+
+def model_card(metadata):
+    """A short Markdown model card from the metadata."""
+    inp, cfg = metadata["input"], metadata["model"]["config"]
+    rows = "\n".join(
+        f"| {name} | `{a['file']}` | {a['bytes']:,} | {a.get('batch', 'any')} |"
+        for name, a in metadata["artefacts"].items()
+    )
+    validation = metadata["validation"] or {"note": "no validation figures were given"}
+    training = metadata["training_data"] or {"note": "no training data summary given"}
+    return f"""# Model card: {metadata['model']['class']} anomaly detector
+
+Exported by ganomaly-keras {metadata['package_version']} on {metadata['created']}.
+
+## What it does
+Scores one {inp['image_size']}x{inp['image_size']} {inp['color']} image for how unlike
+the normal training images it is, and decides anomaly (1) or normal (0) with a threshold
+fitted on validation data. It was trained on normal images only.
+
+## Input
+`{inp['name']}`: uint8 pixels 0..255, shape (batch, {inp['image_size']},
+{inp['image_size']}, {inp['channels']}); resize other sizes bilinearly first. The model
+scales pixels itself.
+
+## Outputs
+{chr(10).join(f"- `{k}`: {v}" for k, v in metadata['outputs'].items())}
+
+Score: {metadata['score']['definition']}. Scaling: score_min
+{metadata['scaling']['score_min']:.6g}, score_max {metadata['scaling']['score_max']:.6g};
+threshold {metadata['threshold']:.6g} (raw-score units).
+
+## Architecture
+Latent size {cfg.get('latent_size')}, width {cfg.get('width')}, loss weights
+adversarial/contextual/encoder {cfg.get('adversarial_weight')}/
+{cfg.get('contextual_weight')}/{cfg.get('encoder_weight')}.
+
+## Training data
+{json.dumps(training, indent=2)}
+
+## Validation (never the test split)
+{json.dumps(validation, indent=2)}
+
+## Files
+| format | file | bytes | batch |
+|---|---|---|---|
+{rows}
+
+## Limitations
+An anomaly here means "unlike the training images"; images from another camera,
+lighting or resolution can score high without a defect. Re-fit the threshold on
+validation images from the deployment site. Quantised (int8) files score slightly
+differently from float32; run `export/verify_export.py` to see by how much.
+"""
+
+
+def _directory_size(path):
+    return sum(
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(path)
+        for name in names
+    )
+
+
+def _replace_directory(staging, out_dir):
+    """Move `staging` to `out_dir`, replacing it, with the old one kept until the end."""
+    if not os.path.exists(out_dir):
+        os.replace(staging, out_dir)
+        return
+    backup = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".old-export-")
+    os.rmdir(backup)
+    os.replace(out_dir, backup)
+    try:
+        os.replace(staging, out_dir)
+    except BaseException:
+        os.replace(backup, out_dir)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def export_model(
+    model,
+    out_dir,
+    formats=EXPORT_FORMATS,
+    representative_data=None,
+    training_data=None,
+    validation=None,
+):
+    """Write a calibrated detector in every asked format, with metadata and a card.
+
+    Args:
+        model: a trained detector on which `calibrate` has been called (the threshold
+            and scaling are baked into every artefact).
+        out_dir: the export folder; replaced as a whole when the export succeeds.
+        formats: any of `EXPORT_FORMATS`: "keras", "saved_model", "tflite_float32",
+            "tflite_float16", "tflite_dynamic", "tflite_int8". TFLite formats are
+            converted from the SavedModel, which is written for them in any case.
+        representative_data: normal training images (floats in [-1, 1] or uint8),
+            needed for "tflite_int8" to calibrate activation ranges.
+        training_data: a JSON-able summary of the training data for the metadata
+            (source, protocol, classes, number of images, epochs).
+        validation: JSON-able validation figures (e.g. `{"auroc": 0.98}`).
+
+    Returns:
+        dict: format name -> path, plus "metadata" and "model_card".
+
+    Example:
+    ```python
+    model.calibrate(val_x, val_y)
+    paths = export_model(model, "runs/export", representative_data=train_x[:200],
+                         validation={"auroc": 0.98})
+    ```
+    """
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {EXPORT_FORMATS}; got {unknown or formats}.")
+    if getattr(model, "calibration", None) is None:
+        raise ValueError(
+            "the model has no threshold or score scaling yet, and an export without "
+            "them would flag everything: call model.calibrate(validation_images) or "
+            "model.calibrate(validation_images, validation_labels) before exporting."
+        )
+    image_shape = (model.image_size, model.image_size, model.channels)
+    representative = None
+    if "tflite_int8" in formats:
+        if representative_data is None:
+            raise ValueError(
+                "formats include tflite_int8, which needs representative_data: pass "
+                "normal training images (a few hundred) to calibrate int8 ranges."
+            )
+        representative = _representative_images(representative_data, image_shape)
+
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(out_dir)}.tmp-")
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 would follow the folder into place
+    try:
+        artefacts = {}
+        if "keras" in formats:
+            save_model_atomically(model, os.path.join(staging, "model.keras"))
+            artefacts["keras"] = {"file": "model.keras"}
+        saved_model_dir = os.path.join(staging, "saved_model")
+        needs_saved_model = any(f.startswith(("saved_model", "tflite")) for f in formats)
+        if needs_saved_model:
+            _write_saved_model(model, saved_model_dir)
+        for variant in TFLITE_VARIANTS:
+            if f"tflite_{variant}" not in formats:
+                continue
+            flatbuffer = convert_to_tflite(saved_model_dir, variant, representative)
+            name = tflite_filename(variant)
+            with open(os.path.join(staging, name), "wb") as handle:
+                handle.write(flatbuffer)
+            artefacts[f"tflite_{variant}"] = {
+                "file": name,
+                "signature": EDGE_SIGNATURE,
+                "batch": 1,
+                "quantization": variant,
+            }
+        if needs_saved_model and "saved_model" not in formats:
+            shutil.rmtree(saved_model_dir)
+        elif needs_saved_model:
+            artefacts["saved_model"] = {
+                "file": "saved_model",
+                "signature": SERVING_SIGNATURE,
+                "batch1_signature": EDGE_SIGNATURE,
+            }
+        for entry in artefacts.values():
+            path = os.path.join(staging, entry["file"])
+            entry["bytes"] = (
+                _directory_size(path) if os.path.isdir(path) else os.path.getsize(path)
+            )
+        metadata = build_metadata(model, artefacts, training_data, validation)
+        with open(os.path.join(staging, "metadata.json"), "w") as handle:
+            json.dump(metadata, handle, indent=2)
+        with open(os.path.join(staging, "MODEL_CARD.md"), "w") as handle:
+            handle.write(model_card(metadata))
+        _replace_directory(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    paths = {name: os.path.join(out_dir, a["file"]) for name, a in artefacts.items()}
+    paths["metadata"] = os.path.join(out_dir, "metadata.json")
+    paths["model_card"] = os.path.join(out_dir, "MODEL_CARD.md")
+    return paths

@@ -37,3 +37,20 @@ def digits16():
     from ganomaly_keras.data import load_digits
 
     return load_digits(image_size=16)
+
+
+@pytest.fixture(scope="session")
+def trained_digits(digits16):
+    """A briefly trained 16x16 model with digit 0 as the anomaly, and its splits
+    (train / validation 10% / test 20% of the normal digits). Tests that calibrate it
+    calibrate it themselves."""
+    from ganomaly_keras import GANomaly
+    from ganomaly_keras.data import leave_one_class_out
+
+    keras.utils.set_random_seed(0)
+    images, classes = digits16
+    splits = leave_one_class_out(images, classes, 0, validation_fraction=0.1, seed=0)
+    model = GANomaly(image_size=16, channels=1, width=16, latent_size=32, seed=0)
+    model.compile(jit_compile=False)
+    model.fit(splits["train"].images, epochs=6, batch_size=64, verbose=0)
+    return model, splits

@@ -35,20 +35,6 @@ def test_f1_threshold_separates_separable_scores():
     assert (fitted.score_min, fitted.score_max) == (0.1, 0.9)
 
 
-@pytest.fixture(scope="module")
-def trained_digits(digits16):
-    """A briefly trained 16x16 model with digit 0 as the anomaly, and its splits."""
-    from ganomaly_keras.data import leave_one_class_out
-
-    keras.utils.set_random_seed(0)
-    images, classes = digits16
-    splits = leave_one_class_out(images, classes, 0, validation_fraction=0.1, seed=0)
-    model = GANomaly(image_size=16, channels=1, width=16, latent_size=32, seed=0)
-    model.compile(jit_compile=False)
-    model.fit(splits["train"].images, epochs=6, batch_size=64, verbose=0)
-    return model, splits
-
-
 def test_calibration_is_stored_and_saved(trained_digits, tmp_path):
     model, splits = trained_digits
     val = splits["validation"]

@@ -1,0 +1,102 @@
+"""Check an export folder: every artefact against the Keras model on labelled images.
+
+Runs the `.keras` model, the SavedModel and every `.tflite` file on the same uint8
+images and prints, per artefact: max absolute and relative score difference from
+Keras, score correlation, decision agreement, AUROC, latency per image (batch 1, one
+thread) and file size; then the project's export targets with PASS/FAIL.
+
+The labelled images are the test split of the protocol the model was trained on:
+scikit-learn's digits by default (the abnormal digit and seed are read from
+metadata.json when the export recorded them), an `.npz` in Keras' layout, or a folder.
+
+Usage:
+    python export/verify_export.py runs/digits/export
+    python export/verify_export.py runs/mnist/export --npz mnist.npz --abnormal-class 1
+    python export/verify_export.py runs/folder/export --folder path/to/mvtec/bottle
+"""
+
+import argparse
+import json
+import sys
+
+import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+
+import numpy as np
+
+from ganomaly_keras.export import to_uint8_images
+from ganomaly_keras.runtimes import (
+    check_targets,
+    compare_runtimes,
+    load_runtimes,
+    markdown_table,
+    read_metadata,
+)
+
+
+def labelled_images(args, metadata):
+    """uint8 test images and labels of the export's protocol."""
+    size = metadata["input"]["image_size"]
+    channels = metadata["input"]["channels"]
+    recorded = metadata.get("training_data", {})
+    seed = args.seed if args.seed is not None else recorded.get("seed", 0)
+    abnormal = (
+        args.abnormal_class
+        if args.abnormal_class is not None
+        else recorded.get("abnormal_class", 0)
+    )
+    if args.folder:
+        from ganomaly_keras.data import folder_protocol, load_split
+
+        test = folder_protocol(args.folder, seed=seed)["test"]
+        images, labels = load_split(test, size, channels)
+    elif args.npz:
+        from ganomaly_keras.data import load_npz, paper_leave_one_class_out
+
+        train, test = load_npz(args.npz, size, channels)
+        split = paper_leave_one_class_out(train, test, abnormal, seed=seed)["test"]
+        images, labels = split.images, split.labels
+    else:
+        from ganomaly_keras.data import leave_one_class_out, load_digits
+
+        digits, classes = load_digits(size, channels)
+        split = leave_one_class_out(digits, classes, abnormal, seed=seed)["test"]
+        images, labels = split.images, split.labels
+    if args.max_images and len(images) > args.max_images:
+        keep = np.sort(
+            np.random.default_rng(0).permutation(len(images))[: args.max_images]
+        )
+        images, labels = images[keep], labels[keep]
+    return to_uint8_images(images), labels
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("export_dir")
+    parser.add_argument("--npz", help="an .npz in Keras' layout (paper protocol test split)")
+    parser.add_argument("--folder", help="a dataset folder (its protocol test split)")
+    parser.add_argument("--abnormal-class", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--max-images", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", help="also write the rows and checks to this file")
+    args = parser.parse_args(argv)
+
+    metadata = read_metadata(args.export_dir)
+    images, labels = labelled_images(args, metadata)
+    runtimes = load_runtimes(args.export_dir, args.threads)
+    rows = compare_runtimes(runtimes, images, labels)
+    checks = check_targets(rows)
+    print(f"{len(images)} labelled images ({int(labels.sum())} anomalous); "
+          "differences are against the Keras model\n")
+    print(markdown_table(rows))
+    print("\n| target | measured | result |\n|---|---|---|")
+    for name, value, passed in checks:
+        print(f"| {name} | {value:.4g} | {'PASS' if passed else 'FAIL'} |")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"rows": rows, "targets": checks}, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

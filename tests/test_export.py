@@ -1,0 +1,205 @@
+"""Export: every format reloaded and compared with Keras; the TensorFlow-free runner."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganomaly_keras import GANomaly
+from ganomaly_keras.export import EXPORT_FORMATS, export_model, to_uint8_images
+from ganomaly_keras.runtimes import (
+    KerasRuntime,
+    SavedModelRuntime,
+    TFLiteRuntime,
+    check_targets,
+    compare_runtimes,
+    load_runtimes,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
+
+
+@pytest.fixture(scope="module")
+def exported(trained_digits, tmp_path_factory):
+    """The digits model calibrated on validation and exported in every format."""
+    model, splits = trained_digits
+    val = splits["validation"]
+    model.calibrate(val.images, val.labels)
+    out = tmp_path_factory.mktemp("export") / "digits"
+    paths = export_model(
+        model,
+        out,
+        representative_data=splits["train"].images,
+        training_data={"source": "digits", "abnormal_class": 0, "seed": 0},
+        validation={"auroc": 0.9},
+    )
+    test = splits["test"]
+    return model, paths, str(out), to_uint8_images(test.images), test.labels
+
+
+def test_export_writes_every_format_with_metadata_and_card(exported):
+    model, paths, out, _, _ = exported
+    for name in EXPORT_FORMATS + ("metadata", "model_card"):
+        assert os.path.exists(paths[name]), name
+    with open(paths["metadata"]) as handle:
+        metadata = json.load(handle)
+    assert metadata["schema_version"] == 1
+    assert metadata["input"] == {
+        **metadata["input"],
+        "dtype": "uint8",
+        "image_size": 16,
+        "channels": 1,
+        "range": [0, 255],
+    }
+    assert metadata["threshold"] == pytest.approx(model.calibration.threshold)
+    assert metadata["scaling"]["score_max"] == pytest.approx(model.calibration.score_max)
+    assert metadata["training_data"]["abnormal_class"] == 0
+    assert metadata["validation"]["auroc"] == 0.9
+    assert metadata["artefacts"]["tflite_int8"]["batch"] == 1
+    assert "threshold" in open(paths["model_card"]).read()
+    assert not [n for n in os.listdir(os.path.dirname(out)) if ".tmp-" in n]
+
+
+def test_every_artefact_matches_keras(exported):
+    model, paths, out, images, labels = exported
+    keras_scores = model.predict(images.astype("float32") / 127.5 - 1, verbose=0)
+    runtimes = load_runtimes(out)
+    assert [r.name for r in runtimes] == [
+        "keras", "saved_model", "tflite_float32", "tflite_float16",
+        "tflite_dynamic", "tflite_int8",
+    ]
+    outputs = {r.name: r.run(images[:40]) for r in runtimes}
+    fitted = model.calibration
+    for name, out_ in outputs.items():
+        assert out_["anomaly_score"].shape == (40,)
+        assert out_["anomaly_map"].shape == (40, 16, 16)
+        decided = (out_["anomaly_score"] > fitted.threshold).astype(int)
+        if name in ("keras", "saved_model", "tflite_float32"):
+            np.testing.assert_array_equal(out_["is_anomaly"], decided, err_msg=name)
+        else:  # quantised graphs compare in their own precision, near the threshold
+            differ = out_["is_anomaly"] != decided
+            near = np.abs(out_["anomaly_score"] - fitted.threshold) < 0.05 * fitted.threshold
+            assert np.all(near[differ]), name
+        assert 0 <= out_["normalized_score"].min() and out_["normalized_score"].max() <= 1
+    for name in ("keras", "saved_model", "tflite_float32"):
+        np.testing.assert_allclose(
+            outputs[name]["anomaly_score"], keras_scores[:40], rtol=1e-4, atol=1e-7
+        )
+    np.testing.assert_allclose(
+        outputs["tflite_float16"]["anomaly_score"], keras_scores[:40], rtol=2e-2
+    )
+    # The map is |x - G(x)| averaged over channels.
+    x = images[:40].astype("float32") / 127.5 - 1
+    expected_map = np.abs(x - model.reconstruct(x)).mean(-1)
+    np.testing.assert_allclose(outputs["tflite_float32"]["anomaly_map"], expected_map, atol=1e-4)
+
+
+def test_int8_keeps_the_auroc_on_real_digits(exported):
+    _, _, out, images, labels = exported
+    runtimes = [r for r in load_runtimes(out) if r.name in ("keras", "tflite_float32", "tflite_int8")]
+    rows = compare_runtimes(runtimes, images, labels, latency_repeats=3)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["keras"]["auroc"] > 0.85
+    assert by_name["tflite_float32"]["max_rel_diff"] <= 1e-4
+    assert by_name["keras"]["auroc"] - by_name["tflite_int8"]["auroc"] <= 0.01
+    assert by_name["tflite_float32"]["bytes"] / by_name["tflite_int8"]["bytes"] > 3.0
+    names = [c[0] for c in check_targets(rows)]
+    assert len(names) == 4 and any("latency" in n for n in names)
+
+
+def test_export_refuses_what_would_be_wrong_on_a_device(tmp_path):
+    model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
+    with pytest.raises(ValueError, match="calibrate"):
+        export_model(model, tmp_path / "x")
+    model.calibrate(np.zeros((4, 16, 16, 1), "float32"))
+    with pytest.raises(ValueError, match="representative_data"):
+        export_model(model, tmp_path / "x")
+    with pytest.raises(ValueError, match="formats"):
+        export_model(model, tmp_path / "x", formats=("onnx",))
+    with pytest.raises(ValueError, match=r"shape \(n,\) \+ \(16, 16, 1\)"):
+        export_model(model, tmp_path / "x", representative_data=np.zeros((2, 8, 8, 1), "float32"))
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_reexport_replaces_the_folder_and_keeps_only_asked_formats(trained_digits, tmp_path):
+    model, splits = trained_digits
+    model.calibrate(splits["validation"].images, splits["validation"].labels)
+    out = tmp_path / "e"
+    export_model(model, out, formats=("keras",))
+    (out / "stale.txt").write_text("from an earlier export")
+    paths = export_model(model, out, formats=("saved_model", "tflite_float32"))
+    assert sorted(os.listdir(out)) == [
+        "MODEL_CARD.md", "metadata.json", "model_float32.tflite", "saved_model",
+    ]
+    assert set(paths) == {"saved_model", "tflite_float32", "metadata", "model_card"}
+    assert SavedModelRuntime(paths["saved_model"]).run(np.zeros((3, 16, 16, 1), np.uint8))[
+        "anomaly_score"
+    ].shape == (3,)
+
+
+# ------------------------------------------------------------------- edge runner
+
+
+def _run_edge(args, cwd):
+    """The edge runner in a fresh interpreter where TensorFlow and Keras cannot load."""
+    code = (
+        "import sys, runpy\n"
+        "for name in ('tensorflow', 'keras', 'tf_keras', 'ganomaly_keras'):\n"
+        "    sys.modules[name] = None  # any import of them raises ImportError\n"
+        f"sys.argv = {['edge_inference.py'] + args!r}\n"
+        "try:\n"
+        f"    runpy.run_path({EDGE_RUNNER!r}, run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    loaded = [m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras') and sys.modules[m] is not None]\n"
+        "    assert not loaded, loaded\n"
+        "    raise\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_edge_runner_scores_a_folder_without_tensorflow(exported, tmp_path):
+    _, paths, out, images, labels = exported
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(images[i, ..., 0]).save(folder / f"{i}.png")
+    # A larger image is resized to the model's 16x16 per the metadata.
+    big = np.asarray(Image.fromarray(images[0, ..., 0]).resize((40, 40), Image.BILINEAR))
+    Image.fromarray(big).save(folder / "big.png")
+    result = _run_edge(
+        [paths["tflite_int8"], str(folder), "--out", str(tmp_path / "s.csv"), "--maps", str(tmp_path / "maps")],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert [os.path.basename(r["path"]) for r in rows] == ["0.png", "1.png", "2.png", "3.png", "4.png", "5.png", "big.png"]
+    expected = TFLiteRuntime(paths["tflite_int8"]).run(images[:6])
+    np.testing.assert_allclose([float(r["anomaly_score"]) for r in rows[:6]], expected["anomaly_score"], rtol=1e-6)
+    assert [int(r["is_anomaly"]) for r in rows[:6]] == expected["is_anomaly"].tolist()
+    assert Image.open(tmp_path / "maps" / "big_anomaly_map.png").size == (40, 40)
+
+
+def test_edge_runner_errors_name_the_problem(exported, tmp_path):
+    _, paths, _, images, _ = exported
+    (tmp_path / "notes.png").write_text("not an image")
+    result = _run_edge([paths["tflite_float32"], str(tmp_path / "notes.png")], tmp_path)
+    assert result.returncode == 2 and "cannot read image" in result.stderr
+    assert "notes.png" in result.stderr
+    Image.new("RGB", (16, 16), "red").save(tmp_path / "colour.png")
+    result = _run_edge([paths["tflite_float32"], str(tmp_path / "colour.png")], tmp_path)
+    assert result.returncode == 2 and "RGB image but the model takes grayscale" in result.stderr
+    result = _run_edge(
+        [paths["tflite_float32"], str(tmp_path / "colour.png"), "--convert-channels", "--out", str(tmp_path / "c.json")],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.load(open(tmp_path / "c.json"))[0]["path"].endswith("colour.png")

@@ -1,9 +1,14 @@
-"""Keras callbacks for anomaly detectors."""
+"""Keras callbacks for anomaly detectors and resumable runs."""
+
+import json
+import os
+import sys
 
 import keras
 import numpy as np
 
 from ganomaly_keras.evaluation import check_labels, ranking_metrics
+from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 
 
 class AUROCCallback(keras.callbacks.Callback):
@@ -66,3 +71,98 @@ class AUROCCallback(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self._best_weights is not None:
             self.model.set_weights(self._best_weights)
+
+
+def _json_value(value):
+    value = np.asarray(value).item() if np.ndim(value) == 0 else value
+    return float(value) if isinstance(value, (float, np.floating, int, np.integer)) else value
+
+
+class RunHistory(keras.callbacks.Callback):
+    """Every epoch's logs in a JSON file that survives interruption and resumption.
+
+    The file is rewritten atomically after each epoch. When training resumes (e.g.
+    with `keras.callbacks.BackupAndRestore`), rows of the epochs about to be redone
+    are dropped, so each epoch appears once. List it after the callbacks that add to
+    the logs (`AUROCCallback`).
+
+    Args:
+        path: the `.json` file; rows are `{"epoch": int, <metric>: float, ...}`.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = os.fspath(path)
+        self.rows = []
+        self.first_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.first_epoch = None
+        self.rows = []
+        if os.path.exists(self.path):
+            with open(self.path) as handle:
+                self.rows = json.load(handle)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:  # the epoch this session starts (or resumes) at
+            self.first_epoch = int(epoch)
+            self.rows = [row for row in self.rows if row["epoch"] < epoch]
+            if epoch:
+                print(f"resuming at epoch {epoch + 1}", file=sys.stderr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": int(epoch)}
+        row.update({k: _json_value(v) for k, v in (logs or {}).items()})
+        self.rows.append(row)
+        write_json_atomically(self.path, self.rows)
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Save the model whenever `monitor` improves, atomically, across resumptions.
+
+    Like `keras.callbacks.ModelCheckpoint(save_best_only=True)`, but the file is
+    written through a temporary file and a rename (an interruption never leaves a
+    truncated model), and the best value is kept beside it, so a resumed run does not
+    overwrite a better model from before the interruption.
+
+    Args:
+        path: the `.keras` file.
+        monitor: the log to watch (default `val_auroc`, from `AUROCCallback`).
+        mode: "max" or "min".
+    """
+
+    def __init__(self, path, monitor="val_auroc", mode="max"):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f'mode must be "max" or "min"; got {mode!r}.')
+        self.path = os.fspath(path)
+        self.monitor = monitor
+        self.mode = mode
+        self.state_path = self.path + ".best.json"
+        self.best = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch = None, None
+        if os.path.exists(self.state_path) and os.path.exists(self.path):
+            with open(self.state_path) as handle:
+                state = json.load(handle)
+            self.best, self.best_epoch = state["best"], state["epoch"]
+
+    def _improves(self, value):
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if self._improves(value):
+            save_model_atomically(self.model, self.path)
+            self.best, self.best_epoch = value, int(epoch)
+            write_json_atomically(
+                self.state_path,
+                {"monitor": self.monitor, "best": value, "epoch": int(epoch)},
+            )

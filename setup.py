@@ -51,11 +51,11 @@ setup(
         "scikit-learn>=1.3",
         "tensorboard>=2.21",
         "pillow>=10",
+        # Runs the exported .tflite files (verify_export, benchmark, edge runner).
+        "ai-edge-litert>=2.0",
     ],
-    extras_require={
-        "litert": ["ai-edge-litert>=2.0"],
-        "test": ["pytest>=8", "ai-edge-litert>=2.0"],
-    },
+    extras_require={"test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -5,7 +5,8 @@ Description: Steady-state training images/s at the reference setting.
 32x32x1 (or --channels 3), batch 64, width 64, nz 100, float32, random images (speed
 does not depend on content). The first epoch (tracing) is excluded; the median of the
 timed epochs is printed. The reference PyTorch code trains at about 374 images/s on
-a 2-core CPU machine (DESIGN.md section 7).
+a 2-core CPU machine (DESIGN.md section 7). `ganomaly-keras benchmark` runs this for
+both shapes together with the FLOP count and the machine's peak.
 
 Usage:
     python examples/measure_training_speed.py [--channels 1] [--steps 40] [--epochs 3]
@@ -14,26 +15,10 @@ Usage:
 import argparse
 import json
 import os
-import time
 
 import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-from ganomaly_keras import GANomaly
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
+from ganomaly_keras.benchmark import REFERENCE_IMAGES_PER_S, training_throughput
 
 
 def main():
@@ -45,30 +30,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs")
     parser.add_argument("--jit-compile", action="store_true")
     args = parser.parse_args()
-
-    keras.utils.set_random_seed(0)
-    shape = (args.image_size, args.image_size, args.channels)
-    x = np.random.default_rng(0).uniform(-1, 1, (args.batch_size * args.steps, *shape))
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(x.astype("float32"))
-        .batch(args.batch_size, drop_remainder=True)
-        .cache()
-        .prefetch(tf.data.AUTOTUNE)
+    row = training_throughput(
+        args.image_size, args.channels, args.batch_size, args.steps, args.epochs,
+        jit_compile=args.jit_compile,
     )
-    model = GANomaly(image_size=args.image_size, channels=args.channels)
-    model.compile(jit_compile=args.jit_compile)
-    timer = EpochTimer()
-    model.fit(dataset, epochs=args.epochs + 1, verbose=0, callbacks=[timer])
-    per_epoch = float(np.median(timer.seconds[1:]))
-    speed = args.batch_size * args.steps / per_epoch
-    print(json.dumps({
-        "image_shape": shape,
-        "batch_size": args.batch_size,
-        "jit_compile": args.jit_compile,
-        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "train_images_per_s": round(speed, 1),
-        "vs_reference_374": round(speed / 374, 2),
-    }))
+    row["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    row["vs_reference"] = round(row["images_per_s"] / REFERENCE_IMAGES_PER_S, 2)
+    print(json.dumps(row))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -170,7 +171,11 @@ def convert_to_tflite(saved_model_dir, variant, representative_images=None):
 
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    with warnings.catch_warnings():
+        # The converter calibrates int8 with tf.lite.Interpreter internally; its
+        # deprecation notice is about TensorFlow's code, not this call.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        return converter.convert()
 
 
 def _json_number(value):

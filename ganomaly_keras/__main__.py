@@ -1,0 +1,7 @@
+"""`python -m ganomaly_keras` runs the `ganomaly-keras` command."""
+
+import sys
+
+from ganomaly_keras.cli import main
+
+sys.exit(main())

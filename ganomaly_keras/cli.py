@@ -1,0 +1,302 @@
+"""The `ganomaly-keras` command: train, evaluate, export, predict, benchmark.
+
+    ganomaly-keras train                                # digits, digit 0 is the anomaly
+    ganomaly-keras train --npz mnist.npz --abnormal-class 1 --run-dir runs/mnist1
+    ganomaly-keras train --tfds fashion_mnist --tfds-data-dir ~/tfds
+    ganomaly-keras train --folder mvtec/bottle --image-size 64 --channels 3
+    ganomaly-keras evaluate runs/ganomaly
+    ganomaly-keras export runs/ganomaly/model.keras runs/ganomaly/export
+    ganomaly-keras predict runs/ganomaly images/ --out scores.csv
+    ganomaly-keras benchmark [--mnist mnist.npz --digits 0 1 2 --epochs 3]
+
+Bad input ends with one `ganomaly-keras: error: ...` line and exit status 2; pass
+`--debug` for the traceback.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+
+def _add_data_options(parser, required=False):
+    group = parser.add_argument_group("data (scikit-learn digits when none is given)")
+    source = group.add_mutually_exclusive_group(required=required)
+    source.add_argument("--npz", help="an .npz in Keras' layout (x_train, y_train, ...)")
+    source.add_argument("--tfds", metavar="NAME", help="a tensorflow-datasets image dataset")
+    source.add_argument("--folder", help="an MVTec-AD or reference-layout image folder")
+    group.add_argument("--tfds-data-dir", help="tfds data folder")
+    group.add_argument("--image-size", type=int, default=32)
+    group.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                       help="1 or 3 (default: 1; a tfds dataset's own)")
+    group.add_argument("--abnormal-class", type=int, default=0,
+                       help="leave-one-class-out: the anomaly class (default 0)")
+    group.add_argument("--normal-class", type=int, default=None,
+                       help="one-class protocol: the only normal class")
+    group.add_argument("--contamination", type=float, default=0.0,
+                       help="fraction of anomalies mixed into training (0..1)")
+    group.add_argument("--validation-fraction", type=float, default=0.1)
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--skip-unreadable", action="store_true",
+                       help="folders: skip corrupt images with a warning")
+
+
+def _spec_from_args(args):
+    from ganomaly_keras.data.spec import DataSpec
+
+    source = "npz" if args.npz else "tfds" if args.tfds else "folder" if args.folder else "digits"
+    return DataSpec(
+        source=source,
+        path=args.npz or args.folder,
+        name=args.tfds,
+        data_dir=args.tfds_data_dir,
+        image_size=args.image_size,
+        channels=args.channels,
+        abnormal_class=args.abnormal_class,
+        normal_class=args.normal_class,
+        contamination=args.contamination,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        on_error="skip" if args.skip_unreadable else "raise",
+    )
+
+
+def _data_given(args):
+    return any([args.npz, args.tfds, args.folder])
+
+
+def _print_json(data):
+    print(json.dumps(data, indent=2))
+
+
+# --------------------------------------------------------------------- commands
+
+
+def train(args):
+    from ganomaly_keras.export import EXPORT_FORMATS
+    from ganomaly_keras.run import train_run
+
+    model_options = {
+        "latent_size": args.latent_size,
+        "width": args.width,
+        "extra_layers": args.extra_layers,
+        "adversarial_weight": args.adversarial_weight,
+        "contextual_weight": args.contextual_weight,
+        "encoder_weight": args.encoder_weight,
+        "score": args.score,
+    }
+    metrics = train_run(
+        args.run_dir,
+        _spec_from_args(args),
+        model_options,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        jit_compile=args.jit_compile,
+        export_formats=() if args.no_export else EXPORT_FORMATS,
+        overwrite=args.overwrite,
+        verbose=args.verbose,
+    )
+    _print_json({k: metrics[k] for k in ("selected_epoch", "validation", "test")})
+    print(f"run directory: {args.run_dir}", file=sys.stderr)
+
+
+def _spec_for(args, model_path):
+    """The data of the run the model came from, unless data options say otherwise."""
+    from ganomaly_keras.run import load_run_spec
+
+    if _data_given(args):
+        return _spec_from_args(args)
+    run_dir = os.path.dirname(os.path.abspath(model_path))
+    if os.path.exists(os.path.join(run_dir, "config.json")):
+        return load_run_spec(run_dir)
+    return _spec_from_args(args)
+
+
+def _load(model_path):
+    import keras
+
+    from ganomaly_keras.run import resolve_model_path
+
+    path = resolve_model_path(model_path)
+    return path, keras.saving.load_model(path)
+
+
+def evaluate(args):
+    from ganomaly_keras.evaluation import evaluate_detector
+
+    path, model = _load(args.model)
+    spec = _spec_for(args, path)
+    spec.image_size, spec.channels = model.image_size, model.channels
+    split = spec.splits()[args.split]
+    result = evaluate_detector(model, split.images, split.labels)
+    result.pop("scores")
+    _print_json({"model": path, "split": args.split, "data": spec.to_dict(), **result})
+
+
+def export(args):
+    from ganomaly_keras.export import export_model
+
+    path, model = _load(args.model)
+    representative = None
+    if "tflite_int8" in args.formats:
+        spec = _spec_for(args, path)
+        spec.image_size, spec.channels = model.image_size, model.channels
+        representative = spec.splits()["train_sample"]
+    paths = export_model(model, args.out, formats=args.formats, representative_data=representative)
+    _print_json(paths)
+
+
+def predict(args):
+    import numpy as np
+
+    from ganomaly_keras.data.folders import list_images, load_images
+
+    path, model = _load(args.model)
+    fitted = model.calibration
+    if fitted is None:
+        raise ValueError(f"{path} has no threshold; calibrate it (train does) first.")
+    files = list_images(args.images) if os.path.isdir(args.images) else [args.images]
+    on_error = "skip" if args.skip_unreadable else "raise"
+    images, kept = load_images(files, model.image_size, model.channels, on_error)
+    scores = model.predict(images, batch_size=256, verbose=0)
+    normalized = model.normalized_score(images)
+    rows = [
+        {
+            "path": files[i],
+            "anomaly_score": float(s),
+            "normalized_score": float(n),
+            "is_anomaly": int(s > fitted.threshold),
+        }
+        for i, s, n in zip(kept, np.asarray(scores), normalized)
+    ]
+    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    finally:
+        if args.out:
+            stream.close()
+    flagged = sum(r["is_anomaly"] for r in rows)
+    print(f"scored {len(rows)} images, {flagged} anomalous", file=sys.stderr)
+
+
+def benchmark(args):
+    from ganomaly_keras.benchmark import markdown_report, run_benchmark
+
+    report = run_benchmark(
+        training_steps=args.steps,
+        mnist=args.mnist,
+        digits=args.digits,
+        epochs=args.epochs,
+        jit_compile=args.jit_compile,
+        skip_training=args.skip_training,
+    )
+    if args.out:
+        from ganomaly_keras.saving import write_json_atomically
+
+        write_json_atomically(args.out, report)
+    _print_json(report)
+    print(markdown_report(report))
+
+
+# ----------------------------------------------------------------------- parser
+
+
+def _jit(value):
+    lowered = value.lower()
+    if lowered not in ("auto", "true", "false"):
+        raise argparse.ArgumentTypeError("use auto, true or false")
+    return {"auto": "auto", "true": True, "false": False}[lowered]
+
+
+def build_parser():
+    from ganomaly_keras import __version__
+    from ganomaly_keras.export import EXPORT_FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train, select, calibrate, test and export")
+    _add_data_options(p)
+    p.add_argument("--run-dir", default="runs/ganomaly")
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--latent-size", type=int, default=100)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--extra-layers", type=int, default=0)
+    p.add_argument("--adversarial-weight", type=float, default=1.0)
+    p.add_argument("--contextual-weight", type=float, default=50.0)
+    p.add_argument("--encoder-weight", type=float, default=1.0)
+    p.add_argument("--score", choices=("latent_mse", "latent_l1"), default="latent_mse")
+    p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
+    p.add_argument("--no-export", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a run directory that holds another run")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    p.set_defaults(handler=train)
+
+    p = commands.add_parser("evaluate", help="AUROC, AUPR and F1 of a saved model")
+    p.add_argument("model", help="a .keras file or a run directory")
+    p.add_argument("--split", choices=("validation", "test"), default="test")
+    _add_data_options(p)
+    p.set_defaults(handler=evaluate)
+
+    p = commands.add_parser("export", help="write every export format of a saved model")
+    p.add_argument("model", help="a calibrated .keras file or a run directory")
+    p.add_argument("out", help="the export folder")
+    p.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS, default=list(EXPORT_FORMATS))
+    _add_data_options(p)
+    p.set_defaults(handler=export)
+
+    p = commands.add_parser("predict", help="score an image or a folder, write CSV")
+    p.add_argument("model", help="a calibrated .keras file or a run directory")
+    p.add_argument("images", help="an image file or a folder of images")
+    p.add_argument("--out", help="CSV file (default: stdout)")
+    p.add_argument("--skip-unreadable", action="store_true")
+    p.set_defaults(handler=predict)
+
+    p = commands.add_parser("benchmark", help="training speed, FLOPs, latency, AUROC")
+    p.add_argument("--steps", type=int, default=30, help="timed training steps per shape")
+    p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
+    p.add_argument("--digits", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--jit-compile", type=_jit, default=False)
+    p.add_argument("--skip-training", action="store_true",
+                   help="latency only: no training throughput measurement")
+    p.add_argument("--out", help="also write the JSON report here")
+    p.set_defaults(handler=benchmark)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "image_size", None) is not None:
+        from ganomaly_keras.networks.layers import validate_image_size
+
+        try:
+            validate_image_size(args.image_size)
+        except ValueError as error:
+            parser.error(str(error))
+    import ganomaly_keras  # noqa: F401  (backend options before TensorFlow loads)
+    from ganomaly_keras.run import RunError
+
+    try:
+        args.handler(args)
+    except (ValueError, FileNotFoundError, RuntimeError, RunError, OSError) as error:
+        if args.debug:
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"ganomaly-keras: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

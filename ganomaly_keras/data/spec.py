@@ -1,0 +1,209 @@
+"""One description of "which data, which protocol" that a run can save and reload.
+
+`DataSpec` names a source (scikit-learn digits, an `.npz`, a tfds dataset or a folder)
+and a protocol (leave-one-class-out, one-class, contaminated training, folder) with its
+seed. `DataSpec.splits()` builds the train / validation / test splits; the command-line
+tool stores the spec in a run's `config.json`, so `evaluate` and `export` rebuild
+exactly the splits the model was trained and calibrated on.
+"""
+
+import dataclasses
+import os
+from typing import Optional
+
+import numpy as np
+
+from ganomaly_keras.data.protocols import (
+    contaminated_leave_one_class_out,
+    leave_one_class_out,
+    one_class,
+    paper_leave_one_class_out,
+)
+
+SOURCES = ("digits", "npz", "tfds", "folder")
+# Normal training images kept in memory for int8 calibration of a streamed folder.
+SAMPLE_IMAGES = 256
+
+
+@dataclasses.dataclass
+class DataSpec:
+    """Which data and which protocol.
+
+    Args:
+        source: "digits" (default, no download), "npz", "tfds" or "folder".
+        path: the `.npz` file or the dataset folder.
+        name: the tfds dataset name.
+        data_dir: tfds' data folder.
+        image_size, channels: the model's input; channels None = the data's own
+            (1 for digits and MNIST-like data).
+        abnormal_class: leave-one-class-out: this class is the anomaly.
+        normal_class: one-class protocol: this class is normal, all others anomalous
+            (overrides abnormal_class).
+        contamination: fraction of anomalies put into training (Berg et al.).
+        seed: fixes every split.
+        validation_fraction: share of normal training images held out for validation.
+        on_error: folders only: "raise" or "skip" unreadable images.
+    """
+
+    source: str = "digits"
+    path: Optional[str] = None
+    name: Optional[str] = None
+    data_dir: Optional[str] = None
+    image_size: int = 32
+    channels: Optional[int] = None
+    abnormal_class: int = 0
+    normal_class: Optional[int] = None
+    contamination: float = 0.0
+    seed: int = 0
+    validation_fraction: float = 0.1
+    on_error: str = "raise"
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}; got {self.source!r}.")
+        if self.source in ("npz", "folder") and not self.path:
+            raise ValueError(f"source {self.source!r} needs a path.")
+        if self.source in ("npz", "folder") and not os.path.exists(self.path):
+            raise FileNotFoundError(f"{self.source} path {self.path!r} does not exist.")
+        if self.source == "tfds" and not self.name:
+            raise ValueError("source 'tfds' needs a dataset name (e.g. mnist).")
+        if self.normal_class is not None and self.contamination:
+            raise ValueError("contamination applies to leave-one-class-out, not one-class.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**config)
+
+    @property
+    def protocol(self):
+        if self.source == "folder":
+            return "folder"
+        if self.normal_class is not None:
+            return "one_class"
+        if self.contamination:
+            return "contaminated_leave_one_class_out"
+        return "leave_one_class_out"
+
+    def _classes(self):
+        """`(images, classes)` pools, or the dataset's `(train, test)` pairs."""
+        channels = self.channels or 1
+        if self.source == "digits":
+            from ganomaly_keras.data.digits import load_digits
+
+            return load_digits(self.image_size, channels), None
+        if self.source == "npz":
+            from ganomaly_keras.data.npz import load_npz
+
+            return None, load_npz(self.path, self.image_size, channels)
+        from ganomaly_keras.data.tfds import load_tfds
+
+        return None, load_tfds(
+            self.name, self.image_size, self.channels, data_dir=self.data_dir
+        )
+
+    def splits(self):
+        """Build the splits.
+
+        Returns:
+            dict: "train" (NumPy images, or a streaming `tf.data.Dataset` of batches
+            for folders: pass `batch_size` to `training_input`), "train_sample" (up
+            to 256 normal training images in memory, for int8 calibration),
+            "validation" and "test" (`Split`s with labels, 1 = anomaly),
+            "channels", and "summary" (JSON-able, for metadata and reports).
+        """
+        if self.source == "folder":
+            return self._folder_splits()
+        pooled, paired = self._classes()
+        seed, val = self.seed, self.validation_fraction
+        if paired is not None and self.protocol == "leave_one_class_out":
+            # The paper's protocol on the dataset's own train and test splits.
+            splits = paper_leave_one_class_out(
+                paired[0], paired[1], self.abnormal_class, validation_fraction=val, seed=seed
+            )
+        else:
+            images, classes = pooled if pooled is not None else (
+                np.concatenate([paired[0][0], paired[1][0]]),
+                np.concatenate([paired[0][1], paired[1][1]]),
+            )
+            if self.protocol == "one_class":
+                splits = one_class(images, classes, self.normal_class, validation_fraction=val, seed=seed)
+            elif self.protocol == "contaminated_leave_one_class_out":
+                splits = contaminated_leave_one_class_out(
+                    images, classes, self.abnormal_class, self.contamination,
+                    validation_fraction=val, seed=seed,
+                )
+            else:
+                splits = leave_one_class_out(
+                    images, classes, self.abnormal_class, validation_fraction=val, seed=seed
+                )
+        train = splits["train"]
+        normal_train = train.images[train.labels == 0]
+        rng = np.random.default_rng(self.seed)
+        sample = normal_train[np.sort(rng.permutation(len(normal_train))[:SAMPLE_IMAGES])]
+        return {
+            "train": train.images,
+            "train_sample": sample,
+            "validation": splits["validation"],
+            "test": splits["test"],
+            "channels": int(train.images.shape[-1]),
+            "summary": self._summary(splits),
+        }
+
+    def _folder_splits(self):
+        from ganomaly_keras.data.folders import folder_protocol, load_images, load_split
+        from ganomaly_keras.data.protocols import Split
+
+        channels = self.channels or 1
+        files = folder_protocol(
+            self.path, validation_fraction=self.validation_fraction, seed=self.seed
+        )
+        size = self.image_size
+        sample_paths = files["train"].paths[:SAMPLE_IMAGES]
+        sample, _ = load_images(sample_paths, size, channels, self.on_error)
+        validation = Split(*load_split(files["validation"], size, channels, self.on_error))
+        test = Split(*load_split(files["test"], size, channels, self.on_error))
+        splits = {"train": files["train"], "validation": validation, "test": test}
+        return {
+            "train": files["train"],
+            "train_sample": sample,
+            "validation": validation,
+            "test": test,
+            "channels": channels,
+            "summary": self._summary(splits),
+        }
+
+    def _summary(self, splits):
+        counts = {
+            name: {
+                "images": int(len(split.labels)),
+                "anomalous": int(np.sum(split.labels)),
+            }
+            for name, split in splits.items()
+        }
+        return {
+            "source": self.source,
+            "path": self.path,
+            "name": self.name,
+            "protocol": self.protocol,
+            "abnormal_class": None if self.normal_class is not None else self.abnormal_class,
+            "normal_class": self.normal_class,
+            "contamination": self.contamination,
+            "seed": self.seed,
+            "splits": counts,
+        }
+
+
+def training_input(train, spec, batch_size, shuffle=True):
+    """What `fit` takes for a `splits()["train"]`: arrays as they are, folders as a
+    streaming shuffled dataset of batches."""
+    from ganomaly_keras.data.folders import FileSplit, image_dataset
+
+    if isinstance(train, FileSplit):
+        return image_dataset(
+            train, spec.image_size, spec.channels or 1, batch_size,
+            shuffle=shuffle, seed=spec.seed, on_error=spec.on_error,
+        )
+    return train

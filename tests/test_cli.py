@@ -1,0 +1,113 @@
+"""The ganomaly-keras command: end to end, resuming after a kill, bad arguments."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganomaly_keras.cli import main
+
+TINY = ["--image-size", "16", "--width", "8", "--latent-size", "8", "--verbose", "0"]
+
+
+def test_train_export_evaluate_predict_end_to_end(tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    assert main(["train", *TINY, "--epochs", "2", "--run-dir", run_dir]) == 0
+    for name in (
+        "config.json", "history.json", "best.keras", "model.keras", "metrics.json",
+        "roc_curve.png", "logs", "export/model_int8.tflite", "export/metadata.json",
+    ):
+        assert os.path.exists(os.path.join(run_dir, name)), name
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert 0 <= metrics["test"]["auroc"] <= 1 and metrics["selected_epoch"] in (0, 1)
+    assert metrics["data"]["protocol"] == "leave_one_class_out"
+    assert [row["epoch"] for row in json.load(open(os.path.join(run_dir, "history.json")))] == [0, 1]
+    capsys.readouterr()
+
+    # evaluate rebuilds the run's test split from config.json.
+    assert main(["evaluate", run_dir]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["auroc"] == pytest.approx(metrics["test"]["auroc"], abs=1e-6)
+
+    out = str(tmp_path / "exported")
+    assert main(["export", run_dir, out, "--formats", "saved_model", "tflite_float32"]) == 0
+    assert sorted(os.listdir(out)) == ["MODEL_CARD.md", "metadata.json", "model_float32.tflite", "saved_model"]
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((20, 20), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    assert main(["predict", run_dir, str(folder), "--out", str(tmp_path / "p.csv")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert [os.path.basename(r["path"]) for r in rows] == ["0.png", "1.png", "2.png"]
+    assert {r["is_anomaly"] for r in rows} <= {"0", "1"}
+    assert all(0 <= float(r["normalized_score"]) <= 1 for r in rows)
+
+    # A finished run is not silently retrained.
+    assert main(["train", *TINY, "--epochs", "2", "--run-dir", run_dir]) == 2
+    assert "finished run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--npz", "/no/such/file.npz"], "does not exist"),
+        (["train", "--folder", "/no/such/folder"], "does not exist"),
+        (["train", "--image-size", "20"], "power of two"),
+        (["train", "--contamination", "0.5", "--normal-class", "1"], "one-class"),
+        (["predict", "/no/model.keras", "."], "no model at"),
+    ],
+)
+def test_bad_arguments_end_with_one_line_and_status_2(argv, message, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_unknown_tfds_dataset_is_one_line(tmp_path, capsys):
+    argv = ["train", "--tfds", "no_such_dataset_xyz", "--tfds-data-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "no dataset named 'no_such_dataset_xyz'" in capsys.readouterr().err
+
+
+def test_killed_training_resumes_where_it_stopped(tmp_path):
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, "-m", "ganomaly_keras", "train", *TINY, "--epochs", "60",
+            "--no-export", "--run-dir", str(run_dir)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    history_path = run_dir / "history.json"
+    deadline = time.time() + 240
+    rows = []
+    while time.time() < deadline and process.poll() is None:
+        if history_path.exists():
+            rows = json.loads(history_path.read_text())
+            if len(rows) >= 3:
+                break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert 3 <= len(rows) < 60, "training was not interrupted mid-run"
+    before = json.loads(history_path.read_text())  # the file as the kill left it
+
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    history = json.loads(history_path.read_text())
+    assert [row["epoch"] for row in history] == list(range(60))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    resumed = metrics["resumed_at_epoch"]
+    # It went on from the last backed-up epoch (the one in progress is redone) ...
+    assert resumed is not None and len(before) - 1 <= resumed <= len(before)
+    assert f"resuming at epoch {resumed + 1}" in result.stderr
+    # ... and the epochs from before the kill keep their logged values.
+    assert history[:resumed] == before[:resumed]

@@ -5,9 +5,10 @@ images and prints, per artefact: max absolute and relative score difference from
 Keras, score correlation, decision agreement, AUROC, latency per image (batch 1, one
 thread) and file size; then the project's export targets with PASS/FAIL.
 
-The labelled images are the test split of the protocol the model was trained on:
-scikit-learn's digits by default (the abnormal digit and seed are read from
-metadata.json when the export recorded them), an `.npz` in Keras' layout, or a folder.
+The labelled images are the test split of the protocol the model was trained on: the
+run's own data spec when `ganomaly-keras train` made the export (metadata.json records
+it), else scikit-learn's digits (abnormal digit and seed from metadata.json or the
+options), an `.npz` in Keras' layout, or a folder.
 
 Usage:
     python export/verify_export.py runs/digits/export
@@ -44,7 +45,13 @@ def labelled_images(args, metadata):
         if args.abnormal_class is not None
         else recorded.get("abnormal_class", 0)
     )
-    if args.folder:
+    if recorded.get("spec") and not (args.folder or args.npz or args.abnormal_class is not None):
+        # Exported by a ganomaly-keras run: rebuild exactly its test split.
+        from ganomaly_keras.data.spec import DataSpec
+
+        test = DataSpec.from_dict(recorded["spec"]).splits()["test"]
+        images, labels = test.images, test.labels
+    elif args.folder:
         from ganomaly_keras.data import folder_protocol, load_split
 
         test = folder_protocol(args.folder, seed=seed)["test"]

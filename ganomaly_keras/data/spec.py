@@ -193,6 +193,7 @@ class DataSpec:
             "contamination": self.contamination,
             "seed": self.seed,
             "splits": counts,
+            "spec": self.to_dict(),
         }
 
 

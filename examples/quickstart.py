@@ -1,5 +1,5 @@
 """
-Title: GANomaly on scikit-learn's digits, one digit held out as the anomaly
+Title: Quickstart: GANomaly on scikit-learn's digits, one digit held out as the anomaly
 Description: Train on normal digits only, score the test split, save the model.
 
 scikit-learn ships its 1,797 handwritten digits (8x8, 0..16), so this runs offline.
@@ -9,8 +9,8 @@ test holds the other 20% and every image of the held-out digit. The test AUROC i
 measured once, after the last epoch: nothing is selected on the test split.
 
 Usage:
-    python examples/train_digits.py                       # digit 0, 15 epochs
-    python examples/train_digits.py --abnormal-digits 0 1 2 --epochs 15
+    python examples/quickstart.py                       # digit 0, 15 epochs
+    python examples/quickstart.py --abnormal-digits 0 1 2 --epochs 15
 """
 
 import argparse

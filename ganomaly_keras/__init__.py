@@ -18,12 +18,24 @@ if keras.backend.backend() != "tensorflow":
 
 __version__ = "0.1.0"
 
-from ganomaly_keras.models import GANomaly  # noqa: E402
+from ganomaly_keras.models import GANomaly, SkipGANomaly  # noqa: E402
 from ganomaly_keras.networks import (  # noqa: E402
     Decoder,
     Discriminator,
     Encoder,
     Generator,
+    LatentDiscriminator,
+    UNetGenerator,
 )
 
-__all__ = ["GANomaly", "Decoder", "Discriminator", "Encoder", "Generator", "__version__"]
+__all__ = [
+    "GANomaly",
+    "SkipGANomaly",
+    "Decoder",
+    "Discriminator",
+    "Encoder",
+    "Generator",
+    "LatentDiscriminator",
+    "UNetGenerator",
+    "__version__",
+]

@@ -42,7 +42,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras import scoring
 from ganomaly_keras.saving import save_model_atomically
 
 SCHEMA_VERSION = 1
@@ -224,8 +223,8 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
             "averaged over channels, in [0, 2]",
         },
         "score": {
-            "name": model.score,
-            "definition": scoring.SCORE_DEFINITIONS.get(model.score, model.score),
+            "name": getattr(model, "score", type(model).__name__),
+            "definition": model.score_definition,
         },
         "scaling": {"score_min": fitted.score_min, "score_max": fitted.score_max},
         "threshold": fitted.threshold,

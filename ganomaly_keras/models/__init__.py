@@ -1,5 +1,7 @@
-"""Anomaly-detection models: GANomaly and, later, its family."""
+"""Anomaly-detection models: GANomaly and skip-GANomaly, on one shared base."""
 
+from ganomaly_keras.models.base import AdversarialDetector
 from ganomaly_keras.models.ganomaly import GANomaly
+from ganomaly_keras.models.skip_ganomaly import SkipGANomaly
 
-__all__ = ["GANomaly"]
+__all__ = ["AdversarialDetector", "GANomaly", "SkipGANomaly"]

@@ -109,6 +109,10 @@ class GANomaly(AdversarialDetector):
         self.discriminator.build(input_shape)
         super().build(input_shape)
 
+    @property
+    def score_definition(self):
+        return scoring.SCORE_DEFINITIONS[self.score]
+
     # ------------------------------------------------------------------ training
 
     def _step_losses(self, x, training):

@@ -1,9 +1,19 @@
-"""The DCGAN networks of GANomaly (DESIGN.md section 1)."""
+"""The networks of GANomaly (DESIGN.md section 1) and skip-GANomaly (section 5)."""
 
 from ganomaly_keras.networks.decoder import Decoder
 from ganomaly_keras.networks.discriminator import Discriminator
 from ganomaly_keras.networks.encoder import Encoder
 from ganomaly_keras.networks.generator import Generator
+from ganomaly_keras.networks.latent_discriminator import LatentDiscriminator
 from ganomaly_keras.networks.layers import validate_image_size
+from ganomaly_keras.networks.unet import UNetGenerator
 
-__all__ = ["Decoder", "Discriminator", "Encoder", "Generator", "validate_image_size"]
+__all__ = [
+    "Decoder",
+    "Discriminator",
+    "Encoder",
+    "Generator",
+    "LatentDiscriminator",
+    "UNetGenerator",
+    "validate_image_size",
+]

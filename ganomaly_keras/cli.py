@@ -75,9 +75,9 @@ def _print_json(data):
 
 def train(args):
     from ganomaly_keras.export import EXPORT_FORMATS
-    from ganomaly_keras.run import train_run
+    from ganomaly_keras.run import MODEL_OPTIONS, train_run
 
-    model_options = {
+    given = {
         "latent_size": args.latent_size,
         "width": args.width,
         "extra_layers": args.extra_layers,
@@ -85,11 +85,19 @@ def train(args):
         "contextual_weight": args.contextual_weight,
         "encoder_weight": args.encoder_weight,
         "score": args.score,
+        "latent_weight": args.latent_weight,
     }
+    options = MODEL_OPTIONS[args.model]
+    misplaced = [k for k, v in given.items() if v is not None and k not in options]
+    if misplaced:
+        raise ValueError(
+            f"--{misplaced[0].replace('_', '-')} does not apply to --model {args.model}."
+        )
     metrics = train_run(
         args.run_dir,
         _spec_from_args(args),
-        model_options,
+        {k: v for k, v in given.items() if v is not None},
+        detector=args.model,
         epochs=args.epochs,
         batch_size=args.batch_size,
         jit_compile=args.jit_compile,
@@ -227,13 +235,16 @@ def build_parser():
     p.add_argument("--run-dir", default="runs/ganomaly")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--latent-size", type=int, default=100)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--extra-layers", type=int, default=0)
-    p.add_argument("--adversarial-weight", type=float, default=1.0)
-    p.add_argument("--contextual-weight", type=float, default=50.0)
-    p.add_argument("--encoder-weight", type=float, default=1.0)
-    p.add_argument("--score", choices=("latent_mse", "latent_l1"), default="latent_mse")
+    p.add_argument("--model", choices=("ganomaly", "skip_ganomaly"), default="ganomaly")
+    model = p.add_argument_group("model options (the model's defaults when not given)")
+    model.add_argument("--latent-size", type=int, help="nz (100)")
+    model.add_argument("--width", type=int, help="base channel count (64)")
+    model.add_argument("--extra-layers", type=int)
+    model.add_argument("--adversarial-weight", type=float, help="(1)")
+    model.add_argument("--contextual-weight", type=float, help="(50)")
+    model.add_argument("--encoder-weight", type=float, help="ganomaly: latent L2 (1)")
+    model.add_argument("--latent-weight", type=float, help="skip_ganomaly: feature L2 (1)")
+    model.add_argument("--score", choices=("latent_mse", "latent_l1"), help="ganomaly only")
     p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--overwrite", action="store_true",

@@ -27,19 +27,18 @@ from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHist
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
 from ganomaly_keras.export import EXPORT_FORMATS, export_model
-from ganomaly_keras.models import GANomaly
+from ganomaly_keras.models import GANomaly, SkipGANomaly
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 from ganomaly_keras.tensorboard import TensorBoardImages, roc_curve_image
 
-MODEL_OPTIONS = (
-    "latent_size",
-    "width",
-    "extra_layers",
-    "adversarial_weight",
-    "contextual_weight",
-    "encoder_weight",
-    "score",
-)
+# The detectors a run can train, by name; options are their constructor arguments.
+DETECTORS = {"ganomaly": GANomaly, "skip_ganomaly": SkipGANomaly}
+SHARED_OPTIONS = ("latent_size", "width", "extra_layers", "adversarial_weight", "contextual_weight")
+MODEL_OPTIONS = {
+    "ganomaly": SHARED_OPTIONS + ("encoder_weight", "score"),
+    "skip_ganomaly": SHARED_OPTIONS
+    + ("latent_weight", "reconstruction_score_weight", "feature_score_weight"),
+}
 
 
 class RunError(Exception):
@@ -70,6 +69,7 @@ def train_run(
     run_dir,
     spec,
     model_options=None,
+    detector="ganomaly",
     epochs=15,
     batch_size=64,
     jit_compile="auto",
@@ -82,19 +82,27 @@ def train_run(
     Args:
         run_dir: the run directory (created; an interrupted run there resumes).
         spec: a `DataSpec`.
-        model_options: dict of GANomaly constructor options (`MODEL_OPTIONS`).
+        model_options: dict of the detector's constructor options
+            (`MODEL_OPTIONS[detector]`).
+        detector: "ganomaly" or "skip_ganomaly" (`DETECTORS`).
         epochs, batch_size: training length and batch.
         jit_compile: passed to `compile`.
         export_formats: formats for `export_model`; empty for none.
         overwrite: start over in a run directory that holds another or a finished run.
         verbose: Keras' progress bar setting.
     """
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {sorted(DETECTORS)}; got {detector!r}.")
     model_options = dict(model_options or {})
-    unknown = set(model_options) - set(MODEL_OPTIONS)
+    unknown = set(model_options) - set(MODEL_OPTIONS[detector])
     if unknown:
-        raise ValueError(f"unknown model options {sorted(unknown)}; use {MODEL_OPTIONS}.")
+        raise ValueError(
+            f"{detector} has no options {sorted(unknown)}; it takes "
+            f"{MODEL_OPTIONS[detector]}."
+        )
     config = {
         "data": spec.to_dict(),
+        "detector": detector,
         "model": model_options,
         "training": {"epochs": epochs, "batch_size": batch_size, "jit_compile": jit_compile},
         "export_formats": list(export_formats),
@@ -122,7 +130,7 @@ def train_run(
     splits = spec.splits()
     val, test = splits["validation"], splits["test"]
     keras.utils.set_random_seed(spec.seed)
-    model = GANomaly(
+    model = DETECTORS[detector](
         image_size=spec.image_size, channels=splits["channels"], seed=spec.seed, **model_options
     )
     model.compile(jit_compile=jit_compile)

@@ -21,13 +21,6 @@ def default_optimizer(name):
     )
 
 
-def _optimizer_or_default(optimizer, default_name):
-    """`optimizer` (an instance, name or config) resolved, or the reference Adam."""
-    if optimizer is None:
-        return default_optimizer(default_name)
-    return keras.optimizers.get(optimizer)
-
-
 def _num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -82,6 +75,23 @@ class AdversarialDetector(keras.Model):
     def metrics(self):
         return list(self.trackers.values()) + [self.reinit_tracker]
 
+    @property
+    def generator_variables(self):
+        """What the generator optimizer (`model.optimizer`) updates."""
+        return self.generator.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        """What the discriminator optimizer updates."""
+        return self.discriminator.trainable_variables
+
+    def reconstruction_outputs(self, x):
+        """The generator's outputs for `x` in inference mode, reconstruction first."""
+        return self.generator(x, training=False)
+
+    def _default_optimizer(self, name):
+        return default_optimizer(name)
+
     # ----------------------------------------------------------------- compiling
 
     def compile(
@@ -113,9 +123,15 @@ class AdversarialDetector(keras.Model):
                 "GANomaly has two optimizers: pass generator_optimizer= and "
                 "discriminator_optimizer= instead of optimizer=."
             )
-        generator_optimizer = _optimizer_or_default(generator_optimizer, "generator_adam")
-        discriminator_optimizer = _optimizer_or_default(
-            discriminator_optimizer, "discriminator_adam"
+        generator_optimizer = (
+            keras.optimizers.get(generator_optimizer)
+            if generator_optimizer is not None
+            else self._default_optimizer("generator_adam")
+        )
+        discriminator_optimizer = (
+            keras.optimizers.get(discriminator_optimizer)
+            if discriminator_optimizer is not None
+            else self._default_optimizer("discriminator_adam")
         )
         if generator_optimizer is discriminator_optimizer:
             raise ValueError(
@@ -161,9 +177,9 @@ class AdversarialDetector(keras.Model):
         """Create both optimizers' variables, so that saved optimizer state can load
         into them and distributed training can update them."""
         if not self.optimizer.built:
-            self.optimizer.build(self.generator.trainable_variables)
+            self.optimizer.build(self.generator_variables)
         if not self.discriminator_optimizer.built:
-            self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+            self.discriminator_optimizer.build(self.discriminator_variables)
 
     # ------------------------------------------------------------------- scoring
 
@@ -244,20 +260,21 @@ class AdversarialDetector(keras.Model):
     @tf.function(reduce_retracing=True)
     def _generator_inference(self, x):
         x = inputs.check_images(x, self.image_size, self.channels)
-        outputs = self.generator(x, training=False)
+        outputs = self.reconstruction_outputs(x)
         return outputs if isinstance(outputs, (tuple, list)) else (outputs,)
 
     # ------------------------------------------------------------------ training
 
     def _update_trackers(self, losses):
         for name, tracker in self.trackers.items():
-            tracker.update_state(losses[name])
+            if name in losses:
+                tracker.update_state(losses[name])
 
     def train_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = inputs.check_images(x, self.image_size, self.channels, "training images")
-        generator_variables = self.generator.trainable_variables
-        discriminator_variables = self.discriminator.trainable_variables
+        generator_variables = self.generator_variables
+        discriminator_variables = self.discriminator_variables
         # Each replica's gradients are summed across replicas by the optimizers, so
         # each replica's mean loss is divided by the number of replicas.
         replicas = _num_replicas()

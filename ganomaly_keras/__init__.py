@@ -18,8 +18,13 @@ if keras.backend.backend() != "tensorflow":
 
 __version__ = "0.1.0"
 
-from ganomaly_keras.models import GANomaly, SkipGANomaly  # noqa: E402
+from ganomaly_keras.models import (  # noqa: E402
+    GANomaly,
+    SimultaneousEncoderGAN,
+    SkipGANomaly,
+)
 from ganomaly_keras.networks import (  # noqa: E402
+    Critic,
     Decoder,
     Discriminator,
     Encoder,
@@ -30,7 +35,9 @@ from ganomaly_keras.networks import (  # noqa: E402
 
 __all__ = [
     "GANomaly",
+    "SimultaneousEncoderGAN",
     "SkipGANomaly",
+    "Critic",
     "Decoder",
     "Discriminator",
     "Encoder",

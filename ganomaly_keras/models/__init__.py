@@ -1,7 +1,8 @@
-"""Anomaly-detection models: GANomaly and skip-GANomaly, on one shared base."""
+"""Anomaly-detection models of the GANomaly family, on one shared base."""
 
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.encoder_gan import SimultaneousEncoderGAN
 from ganomaly_keras.models.ganomaly import GANomaly
 from ganomaly_keras.models.skip_ganomaly import SkipGANomaly
 
-__all__ = ["AdversarialDetector", "GANomaly", "SkipGANomaly"]
+__all__ = ["AdversarialDetector", "GANomaly", "SimultaneousEncoderGAN", "SkipGANomaly"]

@@ -1,5 +1,6 @@
-"""The networks of GANomaly (DESIGN.md section 1) and skip-GANomaly (section 5)."""
+"""The networks of GANomaly (DESIGN.md section 1), skip-GANomaly and Berg et al. (section 5)."""
 
+from ganomaly_keras.networks.critic import Critic
 from ganomaly_keras.networks.decoder import Decoder
 from ganomaly_keras.networks.discriminator import Discriminator
 from ganomaly_keras.networks.encoder import Encoder
@@ -9,6 +10,7 @@ from ganomaly_keras.networks.layers import validate_image_size
 from ganomaly_keras.networks.unet import UNetGenerator
 
 __all__ = [
+    "Critic",
     "Decoder",
     "Discriminator",
     "Encoder",

@@ -86,6 +86,8 @@ def train(args):
         "encoder_weight": args.encoder_weight,
         "score": args.score,
         "latent_weight": args.latent_weight,
+        "critic_steps": args.critic_steps,
+        "latent_norm_weight": args.latent_norm_weight,
     }
     options = MODEL_OPTIONS[args.model]
     misplaced = [k for k, v in given.items() if v is not None and k not in options]
@@ -235,7 +237,11 @@ def build_parser():
     p.add_argument("--run-dir", default="runs/ganomaly")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--model", choices=("ganomaly", "skip_ganomaly"), default="ganomaly")
+    p.add_argument(
+        "--model",
+        choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan"),
+        default="ganomaly",
+    )
     model = p.add_argument_group("model options (the model's defaults when not given)")
     model.add_argument("--latent-size", type=int, help="nz (100)")
     model.add_argument("--width", type=int, help="base channel count (64)")
@@ -244,7 +250,11 @@ def build_parser():
     model.add_argument("--contextual-weight", type=float, help="(50)")
     model.add_argument("--encoder-weight", type=float, help="ganomaly: latent L2 (1)")
     model.add_argument("--latent-weight", type=float, help="skip_ganomaly: feature L2 (1)")
-    model.add_argument("--score", choices=("latent_mse", "latent_l1"), help="ganomaly only")
+    model.add_argument("--score", help="ganomaly: latent_mse or latent_l1; "
+                       "simultaneous_encoder_gan: combined, latent_norm or residual")
+    model.add_argument("--critic-steps", type=int, help="simultaneous_encoder_gan (5)")
+    model.add_argument("--latent-norm-weight", type=float,
+                       help="simultaneous_encoder_gan: weight of ||E(x)|| in combined (0.5)")
     p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--overwrite", action="store_true",

@@ -17,6 +17,7 @@ resumes at the epoch it reached.
 
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -27,17 +28,25 @@ from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHist
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
 from ganomaly_keras.export import EXPORT_FORMATS, export_model
-from ganomaly_keras.models import GANomaly, SkipGANomaly
+from ganomaly_keras.models import GANomaly, SimultaneousEncoderGAN, SkipGANomaly
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 from ganomaly_keras.tensorboard import TensorBoardImages, roc_curve_image
 
 # The detectors a run can train, by name; options are their constructor arguments.
-DETECTORS = {"ganomaly": GANomaly, "skip_ganomaly": SkipGANomaly}
+DETECTORS = {
+    "ganomaly": GANomaly,
+    "skip_ganomaly": SkipGANomaly,
+    "simultaneous_encoder_gan": SimultaneousEncoderGAN,
+}
 SHARED_OPTIONS = ("latent_size", "width", "extra_layers", "adversarial_weight", "contextual_weight")
 MODEL_OPTIONS = {
     "ganomaly": SHARED_OPTIONS + ("encoder_weight", "score"),
     "skip_ganomaly": SHARED_OPTIONS
     + ("latent_weight", "reconstruction_score_weight", "feature_score_weight"),
+    "simultaneous_encoder_gan": (
+        "latent_size", "width", "critic_steps", "gradient_penalty_weight", "score",
+        "latent_norm_weight",
+    ),
 }
 
 
@@ -84,7 +93,8 @@ def train_run(
         spec: a `DataSpec`.
         model_options: dict of the detector's constructor options
             (`MODEL_OPTIONS[detector]`).
-        detector: "ganomaly" or "skip_ganomaly" (`DETECTORS`).
+        detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly" or
+            "simultaneous_encoder_gan".
         epochs, batch_size: training length and batch.
         jit_compile: passed to `compile`.
         export_formats: formats for `export_model`; empty for none.
@@ -120,19 +130,17 @@ def train_run(
                 f"{run_dir} holds a finished run (metrics.json); pass --overwrite to "
                 "train again, or choose another --run-dir."
             )
-    if overwrite and os.path.isdir(run_dir):
-        import shutil
-
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    write_json_atomically(os.path.join(run_dir, "config.json"), config)
-
+    # Data and model first: bad settings fail before the run directory is touched.
     splits = spec.splits()
     val, test = splits["validation"], splits["test"]
     keras.utils.set_random_seed(spec.seed)
     model = DETECTORS[detector](
         image_size=spec.image_size, channels=splits["channels"], seed=spec.seed, **model_options
     )
+    if overwrite and os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    write_json_atomically(os.path.join(run_dir, "config.json"), config)
     model.compile(jit_compile=jit_compile)
     log_dir = os.path.join(run_dir, "logs")
     best_path = os.path.join(run_dir, "best.keras")

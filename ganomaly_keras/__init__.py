@@ -19,6 +19,8 @@ if keras.backend.backend() != "tensorflow":
 __version__ = "0.1.0"
 
 from ganomaly_keras.models import (  # noqa: E402
+    EGBAD,
+    AnoGAN,
     GANomaly,
     SimultaneousEncoderGAN,
     SkipGANomaly,
@@ -34,6 +36,8 @@ from ganomaly_keras.networks import (  # noqa: E402
 )
 
 __all__ = [
+    "AnoGAN",
+    "EGBAD",
     "GANomaly",
     "SimultaneousEncoderGAN",
     "SkipGANomaly",

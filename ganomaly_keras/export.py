@@ -346,6 +346,8 @@ def export_model(
                          validation={"auroc": 0.98})
     ```
     """
+    if not getattr(model, "exportable", True):
+        raise ValueError(f"{type(model).__name__} cannot be exported: {model.export_limitation}")
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {EXPORT_FORMATS}; got {unknown or formats}.")

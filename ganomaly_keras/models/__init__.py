@@ -1,8 +1,10 @@
 """Anomaly-detection models of the GANomaly family, on one shared base."""
 
+from ganomaly_keras.models.anogan import AnoGAN
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.egbad import EGBAD
 from ganomaly_keras.models.encoder_gan import SimultaneousEncoderGAN
 from ganomaly_keras.models.ganomaly import GANomaly
 from ganomaly_keras.models.skip_ganomaly import SkipGANomaly
 
-__all__ = ["AdversarialDetector", "GANomaly", "SimultaneousEncoderGAN", "SkipGANomaly"]
+__all__ = ["AdversarialDetector", "AnoGAN", "EGBAD", "GANomaly", "SimultaneousEncoderGAN", "SkipGANomaly"]

@@ -1,10 +1,11 @@
-"""The networks of GANomaly (DESIGN.md section 1), skip-GANomaly and Berg et al. (section 5)."""
+"""The networks of GANomaly (DESIGN.md section 1), skip-GANomaly, Berg et al. and EGBAD (section 5)."""
 
 from ganomaly_keras.networks.critic import Critic
 from ganomaly_keras.networks.decoder import Decoder
 from ganomaly_keras.networks.discriminator import Discriminator
 from ganomaly_keras.networks.encoder import Encoder
 from ganomaly_keras.networks.generator import Generator
+from ganomaly_keras.networks.joint_discriminator import JointDiscriminator
 from ganomaly_keras.networks.latent_discriminator import LatentDiscriminator
 from ganomaly_keras.networks.layers import validate_image_size
 from ganomaly_keras.networks.unet import UNetGenerator
@@ -15,6 +16,7 @@ __all__ = [
     "Discriminator",
     "Encoder",
     "Generator",
+    "JointDiscriminator",
     "LatentDiscriminator",
     "UNetGenerator",
     "validate_image_size",

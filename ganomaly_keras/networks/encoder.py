@@ -34,28 +34,9 @@ class Encoder(DCGANNetwork):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        width, sync_batchnorm = self.width, self.sync_batchnorm
-        blocks = [
-            L.conv(width, 4, 2, "same", name="initial_conv"),
-            keras.layers.LeakyReLU(0.2, name="initial_relu"),
-        ]
-        size, filters = self.image_size // 2, width
-        for i in range(self.extra_layers):
-            blocks += [
-                L.conv(filters, 3, 1, "same", name=f"extra_{i}_conv"),
-                L.batch_norm(f"extra_{i}_bn", sync_batchnorm),
-                keras.layers.LeakyReLU(0.2, name=f"extra_{i}_relu"),
-            ]
-        while size > 4:
-            filters *= 2
-            size //= 2
-            blocks += [
-                L.conv(filters, 4, 2, "same", name=f"pyramid_{filters}_conv"),
-                L.batch_norm(f"pyramid_{filters}_bn", sync_batchnorm),
-                keras.layers.LeakyReLU(0.2, name=f"pyramid_{filters}_relu"),
-            ]
-        self.feature_blocks = blocks
-        self.feature_channels = filters
+        self.feature_blocks, self.feature_channels = L.dcgan_feature_blocks(
+            self.image_size, self.width, self.extra_layers, self.sync_batchnorm
+        )
         self.final_conv = L.conv(self.latent_size, 4, 1, "valid", name="final_conv")
 
     def build(self, input_shape):

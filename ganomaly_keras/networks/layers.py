@@ -118,3 +118,35 @@ def reinitialize_layers(layers, seed_generator, condition=True):
             refill(layer.beta, keras.ops.zeros_like(layer.beta))
             refill(layer.moving_mean, keras.ops.zeros_like(layer.moving_mean))
             refill(layer.moving_variance, keras.ops.ones_like(layer.moving_variance))
+
+
+def dcgan_feature_blocks(image_size, width, extra_layers=0, sync_batchnorm=False):
+    """The DCGAN encoder's layers from the image down to its 4x4 feature map.
+
+    Conv 4x4 stride 2 (-> width) + LeakyReLU(0.2) without BatchNorm; `extra_layers`
+    3x3 conv + BatchNorm + LeakyReLU blocks; then conv 4x4 stride 2 doubling the
+    channels + BatchNorm + LeakyReLU until the map is 4x4 (DESIGN.md section 1).
+
+    Returns:
+        `(layers, channels of the 4x4 map)`.
+    """
+    blocks = [
+        conv(width, 4, 2, "same", name="initial_conv"),
+        keras.layers.LeakyReLU(0.2, name="initial_relu"),
+    ]
+    size, filters = image_size // 2, width
+    for i in range(extra_layers):
+        blocks += [
+            conv(filters, 3, 1, "same", name=f"extra_{i}_conv"),
+            batch_norm(f"extra_{i}_bn", sync_batchnorm),
+            keras.layers.LeakyReLU(0.2, name=f"extra_{i}_relu"),
+        ]
+    while size > 4:
+        filters *= 2
+        size //= 2
+        blocks += [
+            conv(filters, 4, 2, "same", name=f"pyramid_{filters}_conv"),
+            batch_norm(f"pyramid_{filters}_bn", sync_batchnorm),
+            keras.layers.LeakyReLU(0.2, name=f"pyramid_{filters}_relu"),
+        ]
+    return blocks, filters

@@ -1,0 +1,209 @@
+"""AnoGAN (Schlegl et al., IPMI 2017): a DCGAN, and a search for each image's latent code.
+
+One of the GANomaly paper's baselines (DESIGN.md section 5). Training is a plain DCGAN
+on normal images: the decoder of `ganomaly_keras.networks` generates, GANomaly's
+discriminator judges (D: `0.5 * (BCE(D(x), 1) + BCE(D(G(z)), 0))`, G: `BCE(D(G(z)), 1)`).
+
+Scoring searches, for every image on its own, the code z whose generated image is
+closest: `search_steps` Adam steps (learning rate `search_learning_rate`) from one fixed
+draw z0 of the prior
+on `(1 - discrimination_weight) * mean |x - G(z)| + discrimination_weight *
+mean |f(x) - f(G(z))|`, f = D's last 4x4 feature map (lambda = 0.1 in the paper). The
+score is that loss at the end. The search starts from the same z for every image and
+each image's loss involves only its own z, so a score never depends on the batch.
+The search is an optimisation loop with gradients inside; it is not exported to
+TFLite (export raises an error that says so).
+"""
+
+import keras
+import tensorflow as tf
+
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.networks import Decoder, Discriminator
+
+
+@keras.saving.register_keras_serializable(package="ganomaly_keras")
+class AnoGAN(AdversarialDetector):
+    """AnoGAN with the package's `fit`/`predict`/`calibrate` API.
+
+    Args:
+        image_size: int, a power of two >= 16.
+        channels: int, image channels.
+        latent_size: int, size of z (100).
+        width: int, base channel count of G and D (64).
+        discrimination_weight: float, lambda of the search loss (0.1).
+        search_steps: int, Adam steps of the latent search per image (100).
+        search_learning_rate: float, learning rate of the search (0.05).
+        seed: optional int, seeds the latent draws of training.
+
+    Example:
+    ```python
+    model = AnoGAN(image_size=32, channels=1)
+    model.compile()
+    model.fit(normal_images, epochs=15, batch_size=64)
+    scores = model.predict(test_images)  # runs the latent search
+    ```
+    """
+
+    exportable = False
+    export_limitation = (
+        "AnoGAN scores an image by an iterative latent search with gradients inside, "
+        "which does not convert to a feed-forward TFLite graph; export GANomaly, "
+        "skip-GANomaly, EGBAD or SimultaneousEncoderGAN, or save AnoGAN as .keras."
+    )
+
+    def __init__(
+        self,
+        image_size=32,
+        channels=3,
+        latent_size=100,
+        width=64,
+        discrimination_weight=0.1,
+        search_steps=100,
+        search_learning_rate=0.05,
+        sync_batchnorm=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not 0 <= discrimination_weight <= 1:
+            raise ValueError(
+                f"discrimination_weight must be in [0, 1]; got {discrimination_weight}."
+            )
+        if int(search_steps) < 1:
+            raise ValueError(f"search_steps must be >= 1; got {search_steps}.")
+        shape = dict(image_size=image_size, channels=channels, width=width)
+        self.generator = Decoder(
+            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
+        )
+        self.discriminator = Discriminator(
+            sync_batchnorm=sync_batchnorm, seed=seed, name="discriminator", **shape
+        )
+        self.image_size = self.generator.image_size
+        self.channels = self.generator.channels
+        self.latent_size = self.generator.latent_size
+        self.width = width
+        self.discrimination_weight = float(discrimination_weight)
+        self.search_steps = int(search_steps)
+        self.search_learning_rate = float(search_learning_rate)
+        self.sync_batchnorm = bool(sync_batchnorm)
+        self.seed = seed
+        self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
+        self._init_training_state(("g_loss", "d_loss"), 0.0)
+        self.build((None, self.image_size, self.image_size, self.channels))
+
+    def build(self, input_shape):
+        self.generator.build((input_shape[0], 1, 1, self.latent_size))
+        self.discriminator.build(input_shape)
+        super().build(input_shape)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def score_definition(self):
+        weight = self.discrimination_weight
+        return (
+            f"after {self.search_steps} Adam steps on z from a fixed z0: {1 - weight} * "
+            f"mean |x - G(z)| + {weight} * mean |f(x) - f(G(z))|"
+        )
+
+    # ------------------------------------------------------------------ training
+
+    def _step_losses(self, x, training):
+        batch = keras.ops.shape(x)[0]
+        z = keras.random.normal((batch, 1, 1, self.latent_size), seed=self.noise_seed_generator)
+        fake = self.generator(z, training=training)
+        real_logits, _ = self.discriminator(x, training=training)
+        fake_logits, _ = self.discriminator(fake, training=training)
+        real_logits, fake_logits = (keras.ops.cast(t, "float32") for t in (real_logits, fake_logits))
+
+        def bce(target, logits):
+            return keras.ops.mean(
+                keras.ops.binary_crossentropy(target, logits, from_logits=True)
+            )
+
+        ones, zeros = keras.ops.ones_like(real_logits), keras.ops.zeros_like(real_logits)
+        return {
+            "g_loss": bce(ones, fake_logits),
+            "d_loss": 0.5 * (bce(ones, real_logits) + bce(zeros, fake_logits)),
+        }
+
+    # ------------------------------------------------------------------- scoring
+
+    def _search_loss(self, x, real_features, z):
+        """Per-image search loss `(batch,)` and the generated images."""
+        generated = keras.ops.cast(self.generator(z, training=False), "float32")
+        _, features = self.discriminator(generated, training=False)
+        residual = keras.ops.mean(keras.ops.abs(x - generated), axis=(1, 2, 3))
+        discrimination = keras.ops.mean(
+            keras.ops.abs(real_features - keras.ops.cast(features, "float32")), axis=(1, 2, 3)
+        )
+        weight = self.discrimination_weight
+        return (1.0 - weight) * residual + weight * discrimination, generated
+
+    def search_latent(self, x):
+        """The searched codes `(batch, 1, 1, latent_size)` of float images `x`."""
+        x = keras.ops.cast(x, "float32")
+        _, real_features = self.discriminator(x, training=False)
+        real_features = keras.ops.cast(real_features, "float32")
+        batch = tf.shape(x)[0]
+        # One fixed prior draw, the same start for every image (z = 0 would sit on
+        # the ReLUs' kinks of an untrained generator, where gradients vanish).
+        start = tf.random.stateless_normal((1, 1, 1, self.latent_size), seed=(self.seed or 0, 7))
+        z = tf.tile(start, (batch, 1, 1, 1))
+        beta_1, beta_2, epsilon = 0.9, 0.999, 1e-8
+        rate = self.search_learning_rate
+
+        def step(i, z, m, v):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                loss, _ = self._search_loss(x, real_features, z)
+                total = tf.reduce_sum(loss)  # each z only affects its own image's loss
+            gradient = tape.gradient(total, z)
+            m = beta_1 * m + (1 - beta_1) * gradient
+            v = beta_2 * v + (1 - beta_2) * tf.square(gradient)
+            t = tf.cast(i + 1, tf.float32)
+            m_hat = m / (1 - beta_1**t)
+            v_hat = v / (1 - beta_2**t)
+            return i + 1, z - rate * m_hat / (tf.sqrt(v_hat) + epsilon), m, v
+
+        _, z, _, _ = tf.while_loop(
+            lambda i, *_: i < self.search_steps,
+            step,
+            (tf.constant(0), z, tf.zeros_like(z), tf.zeros_like(z)),
+        )
+        return z
+
+    def reconstruction_outputs(self, x):
+        z = self.search_latent(x)
+        return self.generator(z, training=False), keras.ops.reshape(z, (-1, self.latent_size))
+
+    def anomaly_outputs(self, x):
+        """Search losses as scores and `|x - G(z*)|` (channel mean) as maps."""
+        x = keras.ops.cast(x, "float32")
+        z = self.search_latent(x)
+        _, real_features = self.discriminator(x, training=False)
+        score, generated = self._search_loss(x, keras.ops.cast(real_features, "float32"), z)
+        return {
+            "anomaly_score": score,
+            "anomaly_map": keras.ops.mean(keras.ops.abs(x - generated), axis=-1),
+        }
+
+    # ------------------------------------------------------------- serialization
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_size=self.image_size,
+            channels=self.channels,
+            latent_size=self.latent_size,
+            width=self.width,
+            discrimination_weight=self.discrimination_weight,
+            search_steps=self.search_steps,
+            search_learning_rate=self.search_learning_rate,
+            sync_batchnorm=self.sync_batchnorm,
+            seed=self.seed,
+        )
+        return config

@@ -88,6 +88,7 @@ def train(args):
         "latent_weight": args.latent_weight,
         "critic_steps": args.critic_steps,
         "latent_norm_weight": args.latent_norm_weight,
+        "search_steps": args.search_steps,
     }
     options = MODEL_OPTIONS[args.model]
     misplaced = [k for k, v in given.items() if v is not None and k not in options]
@@ -239,7 +240,7 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument(
         "--model",
-        choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan"),
+        choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan", "egbad", "anogan"),
         default="ganomaly",
     )
     model = p.add_argument_group("model options (the model's defaults when not given)")
@@ -253,6 +254,7 @@ def build_parser():
     model.add_argument("--score", help="ganomaly: latent_mse or latent_l1; "
                        "simultaneous_encoder_gan: combined, latent_norm or residual")
     model.add_argument("--critic-steps", type=int, help="simultaneous_encoder_gan (5)")
+    model.add_argument("--search-steps", type=int, help="anogan: latent search steps (100)")
     model.add_argument("--latent-norm-weight", type=float,
                        help="simultaneous_encoder_gan: weight of ||E(x)|| in combined (0.5)")
     p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")

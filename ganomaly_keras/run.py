@@ -28,7 +28,13 @@ from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHist
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
 from ganomaly_keras.export import EXPORT_FORMATS, export_model
-from ganomaly_keras.models import GANomaly, SimultaneousEncoderGAN, SkipGANomaly
+from ganomaly_keras.models import (
+    EGBAD,
+    AnoGAN,
+    GANomaly,
+    SimultaneousEncoderGAN,
+    SkipGANomaly,
+)
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 from ganomaly_keras.tensorboard import TensorBoardImages, roc_curve_image
 
@@ -37,6 +43,8 @@ DETECTORS = {
     "ganomaly": GANomaly,
     "skip_ganomaly": SkipGANomaly,
     "simultaneous_encoder_gan": SimultaneousEncoderGAN,
+    "egbad": EGBAD,
+    "anogan": AnoGAN,
 }
 SHARED_OPTIONS = ("latent_size", "width", "extra_layers", "adversarial_weight", "contextual_weight")
 MODEL_OPTIONS = {
@@ -47,6 +55,8 @@ MODEL_OPTIONS = {
         "latent_size", "width", "critic_steps", "gradient_penalty_weight", "score",
         "latent_norm_weight",
     ),
+    "egbad": ("latent_size", "width", "reconstruction_score_weight", "feature_score_weight"),
+    "anogan": ("latent_size", "width", "search_steps"),
 }
 
 
@@ -93,8 +103,8 @@ def train_run(
         spec: a `DataSpec`.
         model_options: dict of the detector's constructor options
             (`MODEL_OPTIONS[detector]`).
-        detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly" or
-            "simultaneous_encoder_gan".
+        detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly",
+            "simultaneous_encoder_gan", "egbad" or "anogan" (not exportable).
         epochs, batch_size: training length and batch.
         jit_compile: passed to `compile`.
         export_formats: formats for `export_model`; empty for none.
@@ -204,7 +214,9 @@ def train_run(
         "resumed_at_epoch": history.first_epoch or None,
         "calibration": model.calibration._asdict(),
     }
-    if export_formats:
+    if export_formats and not getattr(model, "exportable", True):
+        metrics["export"] = f"not exported: {model.export_limitation}"
+    elif export_formats:
         paths = export_model(
             model,
             os.path.join(run_dir, "export"),

@@ -16,6 +16,12 @@ from ganomaly_keras.cli import main
 TINY = ["--image-size", "16", "--width", "8", "--latent-size", "8", "--verbose", "0"]
 
 
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """Default run directories (runs/ganomaly) land in the test's folder, not the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_train_export_evaluate_predict_end_to_end(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
     assert main(["train", *TINY, "--epochs", "2", "--run-dir", run_dir]) == 0

@@ -18,7 +18,7 @@ TFLite (export raises an error that says so).
 import keras
 import tensorflow as tf
 
-from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
 
 
@@ -119,15 +119,10 @@ class AnoGAN(AdversarialDetector):
         fake_logits, _ = self.discriminator(fake, training=training)
         real_logits, fake_logits = (keras.ops.cast(t, "float32") for t in (real_logits, fake_logits))
 
-        def bce(target, logits):
-            return keras.ops.mean(
-                keras.ops.binary_crossentropy(target, logits, from_logits=True)
-            )
 
-        ones, zeros = keras.ops.ones_like(real_logits), keras.ops.zeros_like(real_logits)
         return {
-            "g_loss": bce(ones, fake_logits),
-            "d_loss": 0.5 * (bce(ones, real_logits) + bce(zeros, fake_logits)),
+            "g_loss": mean_bce(1.0, fake_logits),
+            "d_loss": 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits)),
         }
 
     # ------------------------------------------------------------------- scoring

@@ -21,6 +21,12 @@ def default_optimizer(name):
     )
 
 
+def mean_bce(target, logits):
+    """Mean binary cross-entropy of logits against a target of 0s or 1s."""
+    target = keras.ops.full_like(logits, target)
+    return keras.ops.mean(keras.ops.binary_crossentropy(target, logits, from_logits=True))
+
+
 def _num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 

@@ -14,7 +14,7 @@ feature-matching variant), f = D's joint features.
 
 import keras
 
-from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
 
@@ -112,15 +112,10 @@ class EGBAD(AdversarialDetector):
         fake_logits, _ = self.discriminator((fake, z), training=training)
         real_logits, fake_logits = (keras.ops.cast(t, "float32") for t in (real_logits, fake_logits))
 
-        def bce(target, logits):
-            return keras.ops.mean(
-                keras.ops.binary_crossentropy(target, logits, from_logits=True)
-            )
 
-        ones, zeros = keras.ops.ones_like(real_logits), keras.ops.zeros_like(real_logits)
         return {
-            "d_loss": bce(ones, real_logits) + bce(zeros, fake_logits),
-            "g_loss": bce(zeros, real_logits) + bce(ones, fake_logits),
+            "d_loss": mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits),
+            "g_loss": mean_bce(0.0, real_logits) + mean_bce(1.0, fake_logits),
         }
 
     # ------------------------------------------------------------------- scoring

@@ -9,7 +9,7 @@ the step itself (one forward pass, two optimizers, discriminator re-initialisati
 import keras
 
 from ganomaly_keras import scoring
-from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Discriminator, Generator
 
 
@@ -138,17 +138,7 @@ class GANomaly(AdversarialDetector):
             + self.contextual_weight * contextual
             + self.encoder_weight * encoder
         )
-        real_bce = keras.ops.mean(
-            keras.ops.binary_crossentropy(
-                keras.ops.ones_like(real_logits), real_logits, from_logits=True
-            )
-        )
-        fake_bce = keras.ops.mean(
-            keras.ops.binary_crossentropy(
-                keras.ops.zeros_like(fake_logits), fake_logits, from_logits=True
-            )
-        )
-        discriminator = 0.5 * (real_bce + fake_bce)
+        discriminator = 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits))
         return {
             "g_loss": generator,
             "g_adv": adversarial,

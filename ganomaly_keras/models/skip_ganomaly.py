@@ -12,7 +12,7 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 
 import keras
 
-from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
 
@@ -118,13 +118,8 @@ class SkipGANomaly(AdversarialDetector):
             for t in (x, x_hat, real_logits, real_features, fake_logits, fake_features)
         )
 
-        def bce(target, logits):
-            return keras.ops.mean(
-                keras.ops.binary_crossentropy(target, logits, from_logits=True)
-            )
 
-        ones, zeros = keras.ops.ones_like(fake_logits), keras.ops.zeros_like(fake_logits)
-        adversarial = bce(ones, fake_logits)
+        adversarial = mean_bce(1.0, fake_logits)
         contextual = keras.ops.mean(keras.ops.abs(x - x_hat))
         latent = keras.ops.mean(keras.ops.square(real_features - fake_features))
         generator = (
@@ -132,7 +127,7 @@ class SkipGANomaly(AdversarialDetector):
             + self.contextual_weight * contextual
             + self.latent_weight * latent
         )
-        discriminator = 0.5 * (bce(ones, real_logits) + bce(zeros, fake_logits))
+        discriminator = 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits))
         return {
             "g_loss": generator,
             "g_adv": adversarial,

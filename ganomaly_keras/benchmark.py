@@ -97,11 +97,19 @@ class _EpochTimer(keras.callbacks.Callback):
 
 
 def training_throughput(
-    image_size=32, channels=1, batch_size=64, steps=30, epochs=3, jit_compile=False, **model_options
+    image_size=32,
+    channels=1,
+    batch_size=64,
+    steps=30,
+    epochs=3,
+    jit_compile=False,
+    dtype_policy="float32",
+    **model_options,
 ):
     """Steady-state training images/s: the median of `epochs` timed epochs of `steps`
     steps each, after one untimed epoch (tracing). Random images: speed does not
-    depend on content."""
+    depend on content. `dtype_policy` "mixed_bfloat16" or "mixed_float16" trains in
+    mixed precision (losses stay float32)."""
     keras.utils.set_random_seed(0)
     shape = (image_size, image_size, channels)
     x = np.random.default_rng(0).uniform(-1, 1, (batch_size * steps,) + shape)
@@ -111,7 +119,12 @@ def training_throughput(
         .cache()
         .prefetch(tf.data.AUTOTUNE)
     )
-    model = GANomaly(image_size=image_size, channels=channels, **model_options)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(dtype_policy)
+    try:
+        model = GANomaly(image_size=image_size, channels=channels, **model_options)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
     model.compile(jit_compile=jit_compile)
     timer = _EpochTimer()
     model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[timer])
@@ -120,6 +133,7 @@ def training_throughput(
         "image_shape": list(shape),
         "batch_size": batch_size,
         "jit_compile": jit_compile,
+        "dtype_policy": dtype_policy,
         "images_per_s": batch_size * steps / seconds,
         "flops_per_image": training_flops_per_image(model),
     }
@@ -191,15 +205,24 @@ def run_benchmark(training_steps=30, mnist=None, digits=(0, 1, 2), epochs=3, jit
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+            "inter_op_threads": os.environ.get("TF_NUM_INTEROP_THREADS"),
         },
         "matmul_peak_gflops": matmul_peak_gflops(),
     }
     if not skip_training:
         report["training"] = []
-        for channels in (1, 3):
-            row = training_throughput(
-                channels=channels, steps=training_steps, jit_compile=jit_compile
-            )
+        settings = [
+            dict(channels=1, steps=training_steps, jit_compile=jit_compile),
+            dict(channels=3, steps=training_steps, jit_compile=jit_compile),
+            # The alternatives issue 5 asks about, at 32x32x1.
+            dict(channels=1, steps=training_steps, jit_compile=True),
+            # bfloat16 is emulated without AVX-512 BF16 and very slow: few steps.
+            dict(channels=1, steps=3, epochs=1, dtype_policy="mixed_bfloat16"),
+        ]
+        if jit_compile:
+            settings.pop(2)
+        for setting in settings:
+            row = training_throughput(**setting)
             flops = row["flops_per_image"]["training"]
             row["achieved_gflops"] = row["images_per_s"] * flops / 1e9
             row["fraction_of_peak"] = row["achieved_gflops"] / report["matmul_peak_gflops"]
@@ -222,7 +245,8 @@ def markdown_report(report):
         for row in report["training"]:
             shape = "x".join(map(str, row["image_shape"]))
             lines.append(
-                f"| {shape}, batch {row['batch_size']}, jit {row['jit_compile']} | "
+                f"| {shape}, batch {row['batch_size']}, jit {row['jit_compile']}, "
+                f"{row['dtype_policy']} | "
                 f"{row['images_per_s']:.1f} | {row['vs_reference_374']:.2f}x | "
                 f"{row['flops_per_image']['training'] / 1e9:.3f} | "
                 f"{row['achieved_gflops']:.1f} | {row['fraction_of_peak']:.2f} |"

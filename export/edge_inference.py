@@ -55,12 +55,13 @@ def load_metadata(model_path, metadata_path=None):
     return metadata
 
 
-def signature_of(metadata, model_path):
+def artefact_of(metadata, model_path):
+    """The metadata entry of the model file (signature, delegate), or {}."""
     name = os.path.basename(model_path)
     for artefact in metadata.get("artefacts", {}).values():
-        if artefact.get("file") == name and "signature" in artefact:
-            return artefact["signature"]
-    return "serve_batch1"
+        if artefact.get("file") == name:
+            return artefact
+    return {}
 
 
 def read_image(path, image_size, channels, convert=False):
@@ -113,20 +114,29 @@ class EdgeDetector:
         num_threads: LiteRT CPU threads.
     """
 
-    def __init__(self, model_path, metadata_path=None, num_threads=1):
-        from ai_edge_litert.interpreter import Interpreter
+    def __init__(self, model_path, metadata_path=None, num_threads=1, xnnpack=True):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         if not os.path.isfile(model_path):
             raise EdgeInferenceError(f"no model file at {model_path}.")
         self.metadata = load_metadata(model_path, metadata_path)
         self.image_size = int(self.metadata["input"]["image_size"])
         self.channels = int(self.metadata["input"]["channels"])
+        artefact = artefact_of(self.metadata, model_path)
+        options = {}
+        # The export ran the file once and recorded whether XNNPACK could run it.
+        if not xnnpack or artefact.get("litert_delegate") == "none":
+            options["experimental_op_resolver_type"] = (
+                OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
         try:
-            self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
+            self.interpreter = Interpreter(
+                model_path=model_path, num_threads=num_threads, **options
+            )
         except ValueError as error:
             raise EdgeInferenceError(f"{model_path} is not a LiteRT model: {error}") from None
         self.runner = self.interpreter.get_signature_runner(
-            signature_of(self.metadata, model_path)
+            artefact.get("signature", "serve_batch1")
         )
 
     def score(self, pixels):
@@ -162,7 +172,7 @@ def write_rows(rows, out):
 
 
 def run(args):
-    detector = EdgeDetector(args.model, args.metadata, args.threads)
+    detector = EdgeDetector(args.model, args.metadata, args.threads, not args.no_xnnpack)
     paths = list_inputs(args.images)
     if args.maps:
         os.makedirs(args.maps, exist_ok=True)
@@ -204,6 +214,12 @@ def main(argv=None):
     parser.add_argument("--maps", help="folder to write anomaly maps as PNG")
     parser.add_argument("--metadata", help="metadata.json (default: beside the model)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--no-xnnpack",
+        action="store_true",
+        help="LiteRT's builtin kernels only (metadata.json turns this on for files "
+        "that XNNPACK could not run at export time)",
+    )
     parser.add_argument(
         "--convert-channels",
         action="store_true",

@@ -35,6 +35,8 @@ import datetime
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 
@@ -175,6 +177,88 @@ def convert_to_tflite(saved_model_dir, variant, representative_images=None):
         # deprecation notice is about TensorFlow's code, not this call.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         return converter.convert()
+
+
+def convert_in_subprocess(saved_model_dir, variants, out_dir, representative_images=None, timeout=1800):
+    """`convert_to_tflite` for each of `variants` in a child Python process.
+
+    TensorFlow's TFLite converter and int8 calibrator are native code that can abort
+    the whole process (heap corruption on some models and activation ranges; see
+    tensorflow/tensorflow#120295 and relatives; measured here once on an untrained
+    width-16 model). In a child process such a crash becomes a `RuntimeError`, and
+    the caller (a training run, a notebook) survives it.
+
+    Writes `tflite_filename(variant)` files into `out_dir`.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        command = [
+            sys.executable, "-m", "ganomaly_keras.export",
+            saved_model_dir, out_dir, ",".join(variants),
+        ]
+        if representative_images is not None:
+            images = os.path.join(folder, "representative.npy")
+            np.save(images, representative_images)
+            command.append(images)
+        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=environment
+        )
+    missing = [v for v in variants if not os.path.exists(os.path.join(out_dir, tflite_filename(v)))]
+    if result.returncode != 0 or missing:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(
+            f"TensorFlow's TFLite converter failed (exit status {result.returncode}: "
+            f"{detail}); variants not written: {missing}. Export the other formats "
+            "(formats=...), or calibrate int8 with other representative images."
+        )
+
+
+# Runs one image through a .tflite file in a fresh process, with LiteRT's default
+# delegates (XNNPACK) or without; exit status 0 means it ran.
+_SMOKE_TEST = """
+import sys, numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+path, plain = sys.argv[1], sys.argv[2] == "plain"
+options = {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES} if plain else {}
+runner = Interpreter(model_path=path, num_threads=1, **options).get_signature_runner(sys.argv[3])
+shape = runner.get_input_details()["images"]["shape"]
+outputs = runner(images=np.full(shape, 128, np.uint8))
+sys.exit(0 if np.all(np.isfinite(outputs["anomaly_score"])) else 3)
+"""
+
+
+def litert_delegate(path, timeout=300):
+    """Which LiteRT kernels run `path`: "default" (XNNPACK), else "none" (the
+    builtin kernels alone).
+
+    ai-edge-litert 2.3.0's XNNPACK aborts the process on some int8 models (measured:
+    GANomaly of width 16 at 32x32); each file is therefore run once in a child
+    process. Raises RuntimeError when neither way runs it.
+    """
+    for delegate, mode in (("default", "xnnpack"), ("none", "plain")):
+        result = subprocess.run(
+            [sys.executable, "-c", _SMOKE_TEST, path, mode, EDGE_SIGNATURE],
+            capture_output=True, text=True, timeout=timeout,
+        )
+        if result.returncode == 0:
+            return delegate
+    raise RuntimeError(
+        f"LiteRT cannot run {path}, with or without XNNPACK: "
+        f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"
+    )
+
+
+def _convert_main(argv):
+    """`python -m ganomaly_keras.export SAVED_MODEL OUT_DIR VARIANTS [IMAGES.npy]`."""
+    saved_model_dir, out_dir, variants = argv[:3]
+    images = np.load(argv[3]) if len(argv) > 3 else None
+    for variant in variants.split(","):
+        flatbuffer = convert_to_tflite(saved_model_dir, variant, images)
+        # Written under a temporary name and renamed: no half-written file on a crash.
+        path = os.path.join(out_dir, tflite_filename(variant))
+        with open(path + ".part", "wb") as handle:
+            handle.write(flatbuffer)
+        os.replace(path + ".part", path)
 
 
 def _json_number(value):
@@ -381,18 +465,21 @@ def export_model(
         needs_saved_model = any(f.startswith(("saved_model", "tflite")) for f in formats)
         if needs_saved_model:
             _write_saved_model(model, saved_model_dir)
-        for variant in TFLITE_VARIANTS:
-            if f"tflite_{variant}" not in formats:
-                continue
-            flatbuffer = convert_to_tflite(saved_model_dir, variant, representative)
-            name = tflite_filename(variant)
-            with open(os.path.join(staging, name), "wb") as handle:
-                handle.write(flatbuffer)
+        variants = [v for v in TFLITE_VARIANTS if f"tflite_{v}" in formats]
+        if variants:
+            # The converter runs in a child process: a native crash in it must not
+            # take the caller down (see convert_in_subprocess).
+            convert_in_subprocess(saved_model_dir, variants, staging, representative)
+        for variant in variants:
             artefacts[f"tflite_{variant}"] = {
-                "file": name,
+                "file": tflite_filename(variant),
                 "signature": EDGE_SIGNATURE,
                 "batch": 1,
                 "quantization": variant,
+                # Runners read this: "none" means run without XNNPACK.
+                "litert_delegate": litert_delegate(
+                    os.path.join(staging, tflite_filename(variant))
+                ),
             }
         if needs_saved_model and "saved_model" not in formats:
             shutil.rmtree(saved_model_dir)
@@ -420,3 +507,7 @@ def export_model(
     paths["metadata"] = os.path.join(out_dir, "metadata.json")
     paths["model_card"] = os.path.join(out_dir, "MODEL_CARD.md")
     return paths
+
+
+if __name__ == "__main__":
+    _convert_main(sys.argv[1:])

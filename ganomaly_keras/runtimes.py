@@ -55,12 +55,25 @@ class SavedModelRuntime:
 
 
 class TFLiteRuntime:
-    """A `.tflite` file's batch-1 signature in LiteRT, one image at a time."""
+    """A `.tflite` file's batch-1 signature in LiteRT, one image at a time.
 
-    def __init__(self, path, num_threads=1):
-        from ai_edge_litert.interpreter import Interpreter
+    `delegate="none"` runs LiteRT's builtin kernels without XNNPACK; the export's
+    metadata says when a file needs that (`litert_delegate`). By default the choice
+    is read from the `metadata.json` beside the file when there is one.
+    """
 
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+    def __init__(self, path, num_threads=1, delegate=None):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        if delegate is None:
+            delegate = _recorded_delegate(path)
+        options = {}
+        if delegate == "none":
+            options["experimental_op_resolver_type"] = (
+                OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
+        self.delegate = delegate
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads, **options)
         self.runner = self.interpreter.get_signature_runner(EDGE_SIGNATURE)
         self.name = "tflite_" + os.path.basename(path)[len("model_") : -len(".tflite")]
         self.path = path
@@ -68,6 +81,18 @@ class TFLiteRuntime:
     def run(self, images):
         outputs = [self.runner(**{INPUT_NAME: image[None]}) for image in images]
         return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+
+
+def _recorded_delegate(path):
+    metadata_path = os.path.join(os.path.dirname(os.path.abspath(path)), "metadata.json")
+    if not os.path.exists(metadata_path):
+        return "default"
+    with open(metadata_path) as handle:
+        artefacts = json.load(handle).get("artefacts", {})
+    for artefact in artefacts.values():
+        if artefact.get("file") == os.path.basename(path):
+            return artefact.get("litert_delegate", "default")
+    return "default"
 
 
 def load_runtimes(export_dir, num_threads=1):

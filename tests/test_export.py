@@ -203,3 +203,28 @@ def test_edge_runner_errors_name_the_problem(exported, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert json.load(open(tmp_path / "c.json"))[0]["path"].endswith("colour.png")
+
+
+def test_an_int8_file_that_crashes_xnnpack_is_marked_and_still_runs(tmp_path):
+    """ai-edge-litert 2.3.0's XNNPACK aborts on the int8 model of a width-16 GANomaly
+    at 32x32. Export runs each file once in a child process and records the kernels
+    that work; the runners follow the record instead of crashing."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = GANomaly(image_size=32, channels=1, width=16)
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 32, 32, 1)).astype("float32")
+    model.calibrate(x)
+    paths = export_model(model, tmp_path / "e", formats=("tflite_int8", "tflite_float32"), representative_data=x)
+    metadata = json.load(open(paths["metadata"]))
+    delegates = {k: a["litert_delegate"] for k, a in metadata["artefacts"].items()}
+    assert set(delegates.values()) <= {"default", "none"}
+    assert delegates["tflite_float32"] == "default"
+    pixels = to_uint8_images(x[:3])
+    runtime = TFLiteRuntime(paths["tflite_int8"])
+    assert runtime.delegate == delegates["tflite_int8"]
+    scores = runtime.run(pixels)["anomaly_score"]
+    assert np.all(np.isfinite(scores))
+    Image.fromarray(pixels[0, ..., 0]).save(tmp_path / "a.png")
+    result = _run_edge([paths["tflite_int8"], str(tmp_path / "a.png")], tmp_path)
+    assert result.returncode == 0, result.stderr

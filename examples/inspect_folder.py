@@ -95,6 +95,7 @@ def main():
     model.fit(
         train,
         epochs=args.epochs,
+        shuffle=False,  # image_dataset reshuffles the files every epoch itself
         verbose=2,
         callbacks=[
             AUROCCallback(val_x, val_y),

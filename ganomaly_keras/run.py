@@ -175,11 +175,13 @@ def train_run(
         keras.callbacks.TensorBoard(log_dir),
     ]
     start = time.perf_counter()
+    train_input = training_input(splits["train"], spec, batch_size)
+    streamed = not isinstance(train_input, np.ndarray)  # batched and shuffled already
     model.fit(
-        training_input(splits["train"], spec, batch_size),
+        train_input,
         epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
+        batch_size=None if streamed else batch_size,
+        shuffle=not streamed,
         callbacks=callbacks,
         verbose=verbose,
     )

@@ -117,3 +117,53 @@ def test_killed_training_resumes_where_it_stopped(tmp_path):
     assert f"resuming at epoch {resumed + 1}" in result.stderr
     # ... and the epochs from before the kill keep their logged values.
     assert history[:resumed] == before[:resumed]
+
+
+def _write_npz(path):
+    rng = np.random.default_rng(0)
+    classes = np.repeat(np.arange(3), 40)
+    images = np.stack([np.full((20, 20), 60 * c, np.uint8) for c in classes])
+    images = np.clip(images + rng.integers(0, 30, images.shape), 0, 255).astype(np.uint8)
+    np.savez(path, x_train=images[::2], y_train=classes[::2], x_test=images[1::2], y_test=classes[1::2])
+    return ["--npz", str(path)]
+
+
+def _write_folder(root):
+    for folder, n, value in (("train/good", 24, 40), ("test/good", 6, 40), ("test/scratch", 6, 200)):
+        os.makedirs(root / folder)
+        for i in range(n):
+            Image.fromarray(np.full((24, 24, 3), value, np.uint8)).save(root / folder / f"{i}.png")
+    return ["--folder", str(root), "--channels", "3"]
+
+
+def _prepare_tfds(data_dir):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    classes = np.repeat(np.arange(3), 30)
+    images = np.stack([np.full((12, 12, 1), 70 * c, np.uint8) for c in classes])
+    data = tf.data.Dataset.from_tensor_slices({"image": images, "label": classes})
+    tfds.dataset_builders.TfDataBuilder(
+        name="tiny_cli_shapes", config="default", version="1.0.0",
+        split_datasets={"train": data, "test": data},
+        features=tfds.features.FeaturesDict(
+            {"image": tfds.features.Image(shape=(12, 12, 1)), "label": tfds.features.ClassLabel(num_classes=3)}
+        ),
+        data_dir=str(data_dir),
+    ).download_and_prepare()
+    return ["--tfds", "tiny_cli_shapes", "--tfds-data-dir", str(data_dir)]
+
+
+@pytest.mark.parametrize("source", ["npz", "folder", "tfds"])
+def test_train_runs_on_every_data_source(source, tmp_path):
+    make = {"npz": lambda: _write_npz(tmp_path / "d.npz"), "folder": lambda: _write_folder(tmp_path / "f"),
+            "tfds": lambda: _prepare_tfds(tmp_path / "tfds")}[source]
+    run_dir = str(tmp_path / "run")
+    argv = ["train", *make(), *TINY, "--epochs", "1", "--run-dir", run_dir,
+            "--abnormal-class", "1", "--no-export"]
+    assert main(argv) == 0
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["data"]["source"] == source
+    assert metrics["data"]["splits"]["validation"]["anomalous"] > 0
+    assert 0 <= metrics["test"]["auroc"] <= 1
+    assert os.path.exists(os.path.join(run_dir, "logs", "anomaly"))  # reconstructions for TensorBoard

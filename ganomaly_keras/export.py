@@ -199,7 +199,10 @@ def convert_in_subprocess(saved_model_dir, variants, out_dir, representative_ima
             images = os.path.join(folder, "representative.npy")
             np.save(images, representative_images)
             command.append(images)
-        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        # The child must import this very package, installed or not.
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
         result = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout, env=environment
         )

@@ -34,3 +34,9 @@ def latent_score(z, z_hat, name="latent_mse"):
     if name == "latent_l1":
         return keras.ops.mean(keras.ops.abs(difference), axis=-1)
     raise ValueError(f"score must be one of {LATENT_SCORES}; got {name!r}.")
+
+
+def residual_map(x, x_hat):
+    """The anomaly map of every model: `|x - x_hat|` averaged over channels,
+    shape `(batch, height, width)`."""
+    return keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1)

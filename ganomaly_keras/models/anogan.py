@@ -18,6 +18,7 @@ TFLite (export raises an error that says so).
 import keras
 import tensorflow as tf
 
+from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
 
@@ -183,7 +184,7 @@ class AnoGAN(AdversarialDetector):
         score, generated = self._search_loss(x, keras.ops.cast(real_features, "float32"), z)
         return {
             "anomaly_score": score,
-            "anomaly_map": keras.ops.mean(keras.ops.abs(x - generated), axis=-1),
+            "anomaly_map": scoring.residual_map(x, generated),
         }
 
     # ------------------------------------------------------------- serialization

@@ -14,6 +14,7 @@ feature-matching variant), f = D's joint features.
 
 import keras
 
+from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
@@ -137,7 +138,7 @@ class EGBAD(AdversarialDetector):
         return {
             "anomaly_score": self.reconstruction_score_weight * residual
             + self.feature_score_weight * features,
-            "anomaly_map": keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1),
+            "anomaly_map": scoring.residual_map(x, x_hat),
         }
 
     # ------------------------------------------------------------- serialization

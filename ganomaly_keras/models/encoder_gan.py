@@ -19,7 +19,7 @@ Scores (higher = more anomalous), all in inference mode:
 import keras
 import tensorflow as tf
 
-from ganomaly_keras import inputs
+from ganomaly_keras import inputs, scoring
 from ganomaly_keras.models.base import AdversarialDetector
 from ganomaly_keras.networks import Critic, Decoder, Encoder
 
@@ -211,7 +211,7 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         )
         return {
             "anomaly_score": score,
-            "anomaly_map": keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1),
+            "anomaly_map": scoring.residual_map(x, x_hat),
         }
 
     # ------------------------------------------------------------- serialization

@@ -163,7 +163,7 @@ class GANomaly(AdversarialDetector):
         x, x_hat, z, z_hat = (keras.ops.cast(t, "float32") for t in (x, x_hat, z, z_hat))
         return {
             "anomaly_score": scoring.latent_score(z, z_hat, self.score),
-            "anomaly_map": keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1),
+            "anomaly_map": scoring.residual_map(x, x_hat),
         }
 
     def latent_codes(self, x, batch_size=256):

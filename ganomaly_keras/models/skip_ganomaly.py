@@ -12,6 +12,7 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 
 import keras
 
+from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
@@ -151,7 +152,7 @@ class SkipGANomaly(AdversarialDetector):
         return {
             "anomaly_score": self.reconstruction_score_weight * reconstruction
             + self.feature_score_weight * features,
-            "anomaly_map": keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1),
+            "anomaly_map": scoring.residual_map(x, x_hat),
         }
 
     # ------------------------------------------------------------- serialization

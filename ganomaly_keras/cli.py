@@ -146,15 +146,16 @@ def evaluate(args):
 
 
 def export(args):
-    from ganomaly_keras.export import export_model
+    from ganomaly_keras.export import export_model, supported_formats
 
     path, model = _load(args.model)
+    formats = args.formats or supported_formats(model)
     representative = None
-    if "tflite_int8" in args.formats:
+    if "tflite_int8" in formats:
         spec = _spec_for(args, path)
         spec.image_size, spec.channels = model.image_size, model.channels
         representative = spec.splits()["train_sample"]
-    paths = export_model(model, args.out, formats=args.formats, representative_data=representative)
+    paths = export_model(model, args.out, formats=formats, representative_data=representative)
     _print_json(paths)
 
 
@@ -273,7 +274,8 @@ def build_parser():
     p = commands.add_parser("export", help="write every export format of a saved model")
     p.add_argument("model", help="a calibrated .keras file or a run directory")
     p.add_argument("out", help="the export folder")
-    p.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS, default=list(EXPORT_FORMATS))
+    p.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS,
+                   help="default: every format the model supports")
     _add_data_options(p)
     p.set_defaults(handler=export)
 

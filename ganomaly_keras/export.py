@@ -400,6 +400,12 @@ def _replace_directory(staging, out_dir):
     shutil.rmtree(backup, ignore_errors=True)
 
 
+def supported_formats(model, formats=EXPORT_FORMATS):
+    """The formats of `formats` that `model` can be exported to, in order."""
+    unsupported = getattr(model, "unsupported_export_formats", {})
+    return tuple(f for f in formats if f not in unsupported)
+
+
 def export_model(
     model,
     out_dir,
@@ -433,11 +439,16 @@ def export_model(
                          validation={"auroc": 0.98})
     ```
     """
-    if not getattr(model, "exportable", True):
-        raise ValueError(f"{type(model).__name__} cannot be exported: {model.export_limitation}")
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {EXPORT_FORMATS}; got {unknown or formats}.")
+    unsupported = getattr(model, "unsupported_export_formats", {})
+    for name in formats:
+        if name in unsupported:
+            raise ValueError(
+                f"{type(model).__name__} cannot be exported as {name}: {unsupported[name]} "
+                f"Formats it supports: {supported_formats(model)}."
+            )
     if getattr(model, "calibration", None) is None:
         raise ValueError(
             "the model has no threshold or score scaling yet, and an export without "

@@ -27,7 +27,7 @@ from PIL import Image
 from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHistory
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
-from ganomaly_keras.export import EXPORT_FORMATS, export_model
+from ganomaly_keras.export import EXPORT_FORMATS, export_model, supported_formats
 from ganomaly_keras.models import (
     EGBAD,
     AnoGAN,
@@ -104,10 +104,11 @@ def train_run(
         model_options: dict of the detector's constructor options
             (`MODEL_OPTIONS[detector]`).
         detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly",
-            "simultaneous_encoder_gan", "egbad" or "anogan" (not exportable).
+            "simultaneous_encoder_gan", "egbad" or "anogan".
         epochs, batch_size: training length and batch.
         jit_compile: passed to `compile`.
-        export_formats: formats for `export_model`; empty for none.
+        export_formats: formats for `export_model`; empty for none. Formats the
+            detector cannot produce are skipped, with the reason in metrics.json.
         overwrite: start over in a run directory that holds another or a finished run.
         verbose: Keras' progress bar setting.
     """
@@ -216,9 +217,15 @@ def train_run(
         "resumed_at_epoch": history.first_epoch or None,
         "calibration": model.calibration._asdict(),
     }
-    if export_formats and not getattr(model, "exportable", True):
-        metrics["export"] = f"not exported: {model.export_limitation}"
-    elif export_formats:
+    unsupported = {
+        f: reason for f, reason in model.unsupported_export_formats.items() if f in export_formats
+    }
+    if unsupported:
+        metrics["export_skipped"] = unsupported
+        for name, reason in unsupported.items():
+            print(f"Not exported as {name}: {reason}")
+    export_formats = supported_formats(model, export_formats)
+    if export_formats:
         paths = export_model(
             model,
             os.path.join(run_dir, "export"),

@@ -60,6 +60,22 @@ def test_train_export_evaluate_predict_end_to_end(tmp_path, capsys):
     assert "finished run" in capsys.readouterr().err
 
 
+def test_anogan_run_exports_every_format_it_supports(tmp_path, capsys):
+    """AnoGAN's latent search exports, except to full-integer TFLite: the run skips
+    that format with the reason, and asking for it explicitly is a one-line error."""
+    run_dir = str(tmp_path / "run")
+    argv = ["train", *TINY, "--model", "anogan", "--search-steps", "5", "--epochs", "1",
+            "--run-dir", run_dir]
+    assert main(argv) == 0
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert list(metrics["export_skipped"]) == ["tflite_int8"]
+    assert "model_float32.tflite" in os.listdir(os.path.join(run_dir, "export"))
+    assert "model_int8.tflite" not in os.listdir(os.path.join(run_dir, "export"))
+    capsys.readouterr()
+    assert main(["export", run_dir, str(tmp_path / "e"), "--formats", "tflite_int8"]) == 2
+    assert "cannot be exported as tflite_int8" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [

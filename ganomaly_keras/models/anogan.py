@@ -11,16 +11,37 @@ on `(1 - discrimination_weight) * mean |x - G(z)| + discrimination_weight *
 mean |f(x) - f(G(z))|`, f = D's last 4x4 feature map (lambda = 0.1 in the paper). The
 score is that loss at the end. The search starts from the same z for every image and
 each image's loss involves only its own z, so a score never depends on the batch.
-The search is an optimisation loop with gradients inside; it is not exported to
-TFLite (export raises an error that says so).
+The search, gradients included, is part of the exported graph: the SavedModel and the
+float32, float16 and dynamic-range TFLite models run all `search_steps` steps (see
+`search_forward`). Full-integer (int8) TFLite is refused with the reason.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
+
+
+def search_forward(layers, x):
+    """`layers` applied in inference mode, with ReLU and LeakyReLU written as maxima.
+
+    Same values as the layers' own activations; the difference is the gradient graph:
+    TensorFlow differentiates `relu` with `ReluGrad` and `leaky_relu` with
+    `LeakyReluGrad`, which LiteRT has no builtin kernels for, while the gradient of a
+    maximum is a comparison and a select, which it has. So the latent search, gradients
+    included, exports to a builtins-only TFLite graph.
+    """
+    for layer in layers:
+        if isinstance(layer, keras.layers.ReLU):
+            x = keras.ops.maximum(x, keras.ops.zeros_like(x))
+        elif isinstance(layer, keras.layers.LeakyReLU):
+            x = keras.ops.maximum(x, layer.negative_slope * x)
+        else:
+            x = layer(x, training=False)
+    return x
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
@@ -46,12 +67,13 @@ class AnoGAN(AdversarialDetector):
     ```
     """
 
-    exportable = False
-    export_limitation = (
-        "AnoGAN scores an image by an iterative latent search with gradients inside, "
-        "which does not convert to a feed-forward TFLite graph; export GANomaly, "
-        "skip-GANomaly, EGBAD or SimultaneousEncoderGAN, or save AnoGAN as .keras."
-    )
+    unsupported_export_formats = {
+        "tflite_int8": (
+            "AnoGAN's score is a latent search with gradients inside, and TensorFlow's "
+            "converter cannot quantize that loop to full integer; use tflite_dynamic "
+            "(int8 weights) for a small AnoGAN model."
+        )
+    }
 
     def __init__(
         self,
@@ -130,14 +152,20 @@ class AnoGAN(AdversarialDetector):
 
     def _search_loss(self, x, real_features, z):
         """Per-image search loss `(batch,)` and the generated images."""
-        generated = keras.ops.cast(self.generator(z, training=False), "float32")
-        _, features = self.discriminator(generated, training=False)
+        generated = keras.ops.cast(search_forward(self.generator.blocks, z), "float32")
+        features = search_forward(self.discriminator.body.feature_blocks, generated)
         residual = keras.ops.mean(keras.ops.abs(x - generated), axis=(1, 2, 3))
         discrimination = keras.ops.mean(
             keras.ops.abs(real_features - keras.ops.cast(features, "float32")), axis=(1, 2, 3)
         )
         weight = self.discrimination_weight
         return (1.0 - weight) * residual + weight * discrimination, generated
+
+    def _search_start(self):
+        """z0 `(1, 1, 1, latent_size)`: one draw of N(0, 1) fixed by `seed` (a constant
+        in the graph, so the exported search needs no random-number ops)."""
+        draw = np.random.default_rng(self.seed or 0).standard_normal(self.latent_size)
+        return tf.constant(draw.reshape(1, 1, 1, -1), tf.float32)
 
     def search_latent(self, x):
         """The searched codes `(batch, 1, 1, latent_size)` of float images `x`."""
@@ -147,8 +175,7 @@ class AnoGAN(AdversarialDetector):
         batch = tf.shape(x)[0]
         # One fixed prior draw, the same start for every image (z = 0 would sit on
         # the ReLUs' kinks of an untrained generator, where gradients vanish).
-        start = tf.random.stateless_normal((1, 1, 1, self.latent_size), seed=(self.seed or 0, 7))
-        z = tf.tile(start, (batch, 1, 1, 1))
+        z = tf.tile(self._search_start(), (batch, 1, 1, 1))
         beta_1, beta_2, epsilon = 0.9, 0.999, 1e-8
         rate = self.search_learning_rate
 

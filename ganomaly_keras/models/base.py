@@ -54,7 +54,12 @@ class AdversarialDetector(keras.Model):
       for float images in [-1, 1], in inference mode.
 
     `generator(x)` must return the reconstruction first (alone or in a tuple).
+
+    A subclass that cannot produce some export format lists it, with the reason, in
+    `unsupported_export_formats`; `export_model` refuses such a format with that reason.
     """
+
+    unsupported_export_formats = {}
 
     def _init_training_state(self, loss_names, discriminator_reset_threshold):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in loss_names}

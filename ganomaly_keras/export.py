@@ -34,6 +34,7 @@ never leaves a half-written folder behind.
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -179,6 +180,16 @@ def convert_to_tflite(saved_model_dir, variant, representative_images=None):
         return converter.convert()
 
 
+def converter_error_summary(stderr):
+    """One line of what matters in the TFLite converter's (long, MLIR-laden) output."""
+    unsupported = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", stderr)))
+    if unsupported:
+        return "TensorFlow ops with no LiteRT builtin kernel: " + ", ".join(unsupported)
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return ((errors or lines or ["no output"])[-1])[:500]
+
+
 def convert_in_subprocess(saved_model_dir, variants, out_dir, representative_images=None, timeout=1800):
     """`convert_to_tflite` for each of `variants` in a child Python process.
 
@@ -208,7 +219,7 @@ def convert_in_subprocess(saved_model_dir, variants, out_dir, representative_ima
         )
     missing = [v for v in variants if not os.path.exists(os.path.join(out_dir, tflite_filename(v)))]
     if result.returncode != 0 or missing:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        detail = converter_error_summary(result.stderr)
         raise RuntimeError(
             f"TensorFlow's TFLite converter failed (exit status {result.returncode}: "
             f"{detail}); variants not written: {missing}. Export the other formats "

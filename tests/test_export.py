@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.export import EXPORT_FORMATS, export_model, to_uint8_images
+from ganomaly_keras.export import EXPORT_FORMATS, converter_error_summary, export_model, to_uint8_images
 from ganomaly_keras.runtimes import (
     KerasRuntime,
     SavedModelRuntime,
@@ -228,3 +228,20 @@ def test_an_int8_file_that_crashes_xnnpack_is_marked_and_still_runs(tmp_path):
     Image.fromarray(pixels[0, ..., 0]).save(tmp_path / "a.png")
     result = _run_edge([paths["tflite_int8"], str(tmp_path / "a.png")], tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_converter_failures_are_summarised_in_one_line():
+    stderr = (
+        "W0000 some warning\n"
+        "<unknown>:0: error: loc(callsite(fused[...])): 'tf.ReluGrad' op is neither a custom op nor a flex op\n"
+        "<unknown>:0: note: see current operation\n"
+        "<unknown>:0: error: loc(fused[...]): 'tf.LeakyReluGrad' op is neither a custom op nor a flex op\n"
+        "<unknown>:0: error: loc(fused[...]): 'tf.ReluGrad' op is neither a custom op nor a flex op\n"
+        "}) {tf.entry_function = {control_outputs = \"\"}} : () -> ()\n"
+    )
+    assert converter_error_summary(stderr) == (
+        "TensorFlow ops with no LiteRT builtin kernel: tf.LeakyReluGrad, tf.ReluGrad"
+    )
+    other = "loading\nRuntimeError: Quantization not yet supported for op: 'WHILE'\n}) : () -> ()\n"
+    assert converter_error_summary(other) == "RuntimeError: Quantization not yet supported for op: 'WHILE'"
+    assert converter_error_summary("") == "no output"

@@ -1,0 +1,169 @@
+"""What every member of the family owes its users, checked the same way for each:
+parameter shapes, training on real digits, `.keras` round trip, scores independent
+of the batch, and export to SavedModel and TFLite with parity."""
+
+from collections import Counter
+
+import keras
+import numpy as np
+import pytest
+
+from ganomaly_keras import EGBAD, AnoGAN, GANomaly, SimultaneousEncoderGAN, SkipGANomaly
+from ganomaly_keras.export import export_model, to_uint8_images
+from ganomaly_keras.runtimes import SavedModelRuntime, TFLiteRuntime
+
+# Every model at 16x16x1, width 8, nz 8: small enough to train and convert in seconds.
+COMMON = {"image_size": 16, "channels": 1, "latent_size": 8, "width": 8, "seed": 0}
+FAMILY = {
+    "GANomaly": (GANomaly, {}),
+    "SkipGANomaly": (SkipGANomaly, {}),
+    "SimultaneousEncoderGAN": (SimultaneousEncoderGAN, {"critic_steps": 2}),
+    "EGBAD": (EGBAD, {"joint_units": 16}),
+    "AnoGAN": (AnoGAN, {"search_steps": 10}),
+}
+
+# Trainable variable shapes at that size, written out from the architectures
+# (Conv2D kernels are (h, w, in, out), Conv2DTranspose kernels (h, w, out, in);
+# BatchNorm contributes gamma and beta).
+BN = lambda c: [(c,), (c,)]  # noqa: E731
+# DCGAN encoder: 4x4/2 conv 1->8 without BN, 4x4/2 conv 8->16 + BN (now 4x4),
+# 4x4 valid conv 16->nz.
+ENCODER = [(4, 4, 1, 8), (4, 4, 8, 16), *BN(16), (4, 4, 16, 8)]
+# DCGAN decoder: 4x4 valid convT nz->16 + BN, 4x4/2 convT 16->8 + BN, 4x4/2 convT 8->1.
+DECODER = [(4, 4, 16, 8), *BN(16), (4, 4, 8, 16), *BN(8), (4, 4, 1, 8)]
+# DCGAN discriminator: the encoder's feature layers, then a 4x4 valid conv to 1 logit.
+DISCRIMINATOR = [(4, 4, 1, 8), (4, 4, 8, 16), *BN(16), (4, 4, 16, 1)]
+# U-Net with log2(16) = 4 levels of 8, 16, 32, 64 channels; BN on the middle levels
+# going down and on all but the outermost coming up; up-convolutions above the
+# innermost take the skip concatenation (twice the channels); the outermost has a bias.
+UNET = [
+    (4, 4, 1, 8), (4, 4, 8, 16), *BN(16), (4, 4, 16, 32), *BN(32), (4, 4, 32, 64),
+    (4, 4, 32, 64), *BN(32), (4, 4, 16, 64), *BN(16), (4, 4, 8, 32), *BN(8),
+    (4, 4, 1, 16), (1,),
+]
+EXPECTED_SHAPES = {
+    "GANomaly": {"generator": ENCODER + DECODER + ENCODER, "discriminator": DISCRIMINATOR},
+    # skip-GANomaly's D is the DCGAN encoder to nz features, then a 3x3 conv to 1 logit.
+    "SkipGANomaly": {"generator": UNET, "discriminator": ENCODER + [(3, 3, 8, 1)]},
+    # WGAN-GP critic: no BN, 4x4/2 convs 1->8->16, then 4x4 valid conv to 1 score.
+    "SimultaneousEncoderGAN": {
+        "generator": DECODER,
+        "encoder": ENCODER,
+        "discriminator": [(4, 4, 1, 8), (4, 4, 8, 16), (4, 4, 16, 1)],
+    },
+    # BiGAN discriminator: image path to a 4x4x16 map (256 values), z path Dense
+    # nz->16, joint Dense (256 + 16)->16, logit Dense 16->1.
+    "EGBAD": {
+        "generator": DECODER,
+        "encoder": ENCODER,
+        "discriminator": [
+            (4, 4, 1, 8), (4, 4, 8, 16), *BN(16),
+            (8, 16), (16,), (272, 16), (16,), (16, 1), (1,),
+        ],
+    },
+    "AnoGAN": {"generator": DECODER, "discriminator": DISCRIMINATOR},
+}
+
+
+def build(name, **options):
+    detector, extra = FAMILY[name]
+    return detector(**{**COMMON, **extra, **options})
+
+
+@pytest.fixture(scope="module")
+def digit_images(digits16):
+    """128 normal training images (digits 1-9) and 8 test images of each kind."""
+    images, classes = digits16
+    rng = np.random.default_rng(0)
+    normal = images[rng.permutation(np.flatnonzero(classes != 0))]
+    zeros = images[classes == 0]
+    return normal[:128], np.concatenate([normal[128:136], zeros[:8]])
+
+
+@pytest.fixture(scope="module")
+def trained(digit_images):
+    """Each model after one epoch on the normal digits, with its history."""
+    train, _ = digit_images
+    models = {}
+    for name in FAMILY:
+        keras.utils.set_random_seed(0)
+        model = build(name)
+        model.compile(jit_compile=False)
+        history = model.fit(train, epochs=1, batch_size=32, verbose=0)
+        models[name] = (model, history.history)
+    return models
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_parameter_shapes_follow_the_architecture(name):
+    model = build(name)
+    for network, shapes in EXPECTED_SHAPES[name].items():
+        variables = getattr(model, network).trainable_variables
+        assert Counter(tuple(v.shape) for v in variables) == Counter(shapes), network
+    assert model.count_params() >= sum(
+        int(np.prod(s)) for shapes in EXPECTED_SHAPES[name].values() for s in shapes
+    )
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_fit_on_digits_gives_finite_losses(trained, name):
+    _, history = trained[name]
+    assert {"g_loss", "d_loss"} <= set(history)
+    for metric, values in history.items():
+        assert np.all(np.isfinite(values)), (metric, values)
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_keras_file_round_trip_gives_identical_scores(trained, digit_images, name, tmp_path):
+    model, _ = trained[name]
+    _, test = digit_images
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(
+        loaded.predict(test, verbose=0), model.predict(test, verbose=0), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_score_does_not_depend_on_the_batch(trained, digit_images, name):
+    model, _ = trained[name]
+    train, test = digit_images
+    scores = model.predict(test, batch_size=16, verbose=0)
+    alone = np.concatenate([model.predict(test[i : i + 1], verbose=0) for i in range(len(test))])
+    # The same images shuffled among 16 others, scored in one batch.
+    mixed = np.concatenate([test, train[:16]])
+    order = np.random.default_rng(1).permutation(len(mixed))
+    in_mix = np.empty(len(mixed), "float32")
+    in_mix[order] = model.predict(mixed[order], batch_size=len(mixed), verbose=0)
+    tolerance = {"rtol": 1e-4, "atol": 1e-6}
+    np.testing.assert_allclose(alone, scores, **tolerance)
+    np.testing.assert_allclose(in_mix[: len(test)], scores, **tolerance)
+
+
+@pytest.mark.parametrize("name", FAMILY)
+def test_export_to_saved_model_and_tflite_matches_keras(trained, digit_images, name, tmp_path):
+    model, _ = trained[name]
+    train, test = digit_images
+    model.calibrate(train[:64])
+    paths = export_model(model, tmp_path / "export", formats=("saved_model", "tflite_float32"))
+    pixels = to_uint8_images(test)
+    expected = model.predict(pixels.astype("float32") / 127.5 - 1, verbose=0)
+    threshold = model.calibration.threshold
+    clear = np.abs(expected - threshold) > 1e-4 * abs(threshold)  # decisions not on a knife edge
+    for runtime in (SavedModelRuntime(paths["saved_model"]), TFLiteRuntime(paths["tflite_float32"])):
+        outputs = runtime.run(pixels)
+        np.testing.assert_allclose(outputs["anomaly_score"], expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(outputs["is_anomaly"][clear], (expected > threshold)[clear])
+
+
+def test_anogan_refuses_int8_with_the_reason(trained, digit_images, tmp_path):
+    model, _ = trained["AnoGAN"]
+    model.calibrate(digit_images[0][:64])
+    with pytest.raises(ValueError, match="cannot be exported as tflite_int8: .*tflite_dynamic"):
+        export_model(
+            model, tmp_path / "e", formats=("tflite_int8",), representative_data=digit_images[0]
+        )
+    assert not (tmp_path / "e").exists()

@@ -12,18 +12,25 @@ EGBAD and AnoGAN with the same data, epochs, batch and seed. Two tables:
    a fraction p of the training set is the anomalous digit (Berg et al.'s setting).
 
 Data: scikit-learn's digits by default (offline, seeded 80/20 split), or real MNIST
-with `--npz mnist.npz` (the paper's protocol; `--max-train-images` subsamples the
-training split to fit a CPU budget, and `--max-test-images` the test split, which
-AnoGAN's per-image latent search makes slow).
+with `--mnist mnist.npz` (Keras' layout; the paper's protocol: train on the other digits
+of the train split, test on the whole test split). `--max-train-images` draws a seeded
+subset of the training split to fit a CPU budget, and `--max-test-images` one of the
+test split, which AnoGAN's per-image latent search makes slow; the same subsets serve
+every model.
+
+With `--out`, every result is written to that JSON file as soon as it is measured, and a
+rerun with the same file and budget skips what is already there, so a long comparison
+that is stopped loses at most the run in progress.
 
 Usage:
     python examples/compare_family.py --digits 0 1 2 --epochs 15
-    python examples/compare_family.py --npz mnist.npz --digits 0 1 2 --epochs 3 \
-        --max-train-images 6000 --max-test-images 2000
+    python examples/compare_family.py --mnist mnist.npz --digits 0 1 2 3 4 5 6 7 8 9 \
+        --epochs 2 --max-train-images 3000 --max-test-images 1000 --out family.json
 """
 
 import argparse
 import json
+import os
 import time
 
 import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
@@ -41,6 +48,7 @@ from ganomaly_keras.data import (
     load_npz,
     paper_leave_one_class_out,
 )
+from ganomaly_keras.saving import write_json_atomically
 
 MODELS = {
     "GANomaly": GANomaly,
@@ -60,7 +68,7 @@ def subsample(split, limit, seed):
 
 
 def leave_one_out_splits(args, data, digit):
-    if args.npz:
+    if args.mnist:
         splits = paper_leave_one_class_out(data[0], data[1], digit, seed=args.seed)
     else:
         splits = leave_one_class_out(*data, digit, seed=args.seed)
@@ -78,12 +86,53 @@ def train_and_test(model_class, train, test, args):
     start = time.perf_counter()
     model.fit(train.images, epochs=args.epochs, batch_size=64, verbose=0)
     scores = model.predict(test.images, batch_size=256, verbose=0)
-    return float(roc_auc_score(test.labels, scores)), time.perf_counter() - start
+    return {"auroc": float(roc_auc_score(test.labels, scores)),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def load_results(path, budget):
+    """Results already in `path` for this budget, else an empty record."""
+    empty = {"budget": budget, "leave_one_out": {}, "contamination": {}}
+    if not path or not os.path.exists(path):
+        return empty
+    with open(path) as handle:
+        results = json.load(handle)
+    if results.get("budget") != budget:
+        raise SystemExit(
+            f"{path} holds results of another budget ({results.get('budget')!r}); "
+            "pass another --out or delete it."
+        )
+    return results
+
+
+def measure(results, table, model, column, run, out):
+    """`run()`'s result under results[table][model][column], computed once."""
+    row = results[table].setdefault(model, {})
+    if str(column) not in row:
+        row[str(column)] = run()
+        if out:
+            write_json_atomically(out, results)
+    return row[str(column)]
+
+
+def markdown(results, table, columns, header, mean=False):
+    lines = ["| model | " + " | ".join(header(c) for c in columns)
+             + (" | mean |" if mean else " |") + " seconds |",
+             "|---" * (len(columns) + 2 + bool(mean)) + "|"]
+    for name, row in results[table].items():
+        values = [row[str(c)]["auroc"] for c in columns if str(c) in row]
+        if len(values) < len(columns):
+            continue
+        seconds = sum(row[str(c)]["seconds"] for c in columns)
+        cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--npz", help="mnist.npz (Keras layout); default: scikit-learn digits")
+    parser.add_argument("--mnist", "--npz", dest="mnist",
+                        help="mnist.npz in Keras' layout; default: scikit-learn digits")
     parser.add_argument("--digits", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -96,23 +145,28 @@ def main():
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
 
-    data = load_npz(args.npz, 32, 1) if args.npz else load_digits(32)
-    budget = (f"{args.epochs} epochs, batch 64, seed {args.seed}, "
-              f"{'MNIST ' + args.npz if args.npz else 'scikit-learn digits'}")
-    results = {"budget": budget, "leave_one_out": {}, "contamination": {}}
+    data = load_npz(args.mnist, 32, 1) if args.mnist else load_digits(32)
+    budget = (
+        f"{args.epochs} epochs, batch 64, seed {args.seed}, "
+        f"{'MNIST ' + os.path.basename(args.mnist) if args.mnist else 'scikit-learn digits'}"
+        f"{f', at most {args.max_train_images} training images' if args.max_train_images else ''}"
+        f"{f', at most {args.max_test_images} test images' if args.max_test_images else ''}"
+    )
+    results = load_results(args.out, budget)
 
     for digit in args.digits:
         train, test = leave_one_out_splits(args, data, digit)
         for name in args.models:
-            auroc, seconds = train_and_test(MODELS[name], train, test, args)
-            results["leave_one_out"].setdefault(name, {})[digit] = auroc
-            print(f"digit {digit} {name}: AUROC {auroc:.3f} ({seconds:.0f} s, "
-                  f"{len(train.labels)} training images)", flush=True)
+            result = measure(results, "leave_one_out", name, digit,
+                             lambda: train_and_test(MODELS[name], train, test, args), args.out)
+            print(f"digit {digit} {name}: AUROC {result['auroc']:.3f} "
+                  f"({result['seconds']:.0f} s, {len(train.labels)} training and "
+                  f"{len(test.labels)} test images)", flush=True)
 
     digit = args.digits[0] if args.contamination_digit is None else args.contamination_digit
     images, classes = (
         (np.concatenate([data[0][0], data[1][0]]), np.concatenate([data[0][1], data[1][1]]))
-        if args.npz else data
+        if args.mnist else data
     )
     for p in args.contamination:
         splits = contaminated_leave_one_class_out(images, classes, digit, p, seed=args.seed)
@@ -121,25 +175,17 @@ def main():
         for name in ("GANomaly", "SimultaneousEncoderGAN"):
             if name not in args.models:
                 continue
-            auroc, _ = train_and_test(MODELS[name], train, test, args)
-            results["contamination"].setdefault(name, {})[p] = auroc
-            print(f"contamination {p} {name}: AUROC {auroc:.3f}", flush=True)
+            result = measure(results, "contamination", name, p,
+                             lambda: train_and_test(MODELS[name], train, test, args), args.out)
+            print(f"contamination {p} {name}: AUROC {result['auroc']:.3f} "
+                  f"({result['seconds']:.0f} s)", flush=True)
 
     print(f"\nBudget: {budget}\n")
-    print("| model | " + " | ".join(f"digit {d}" for d in args.digits) + " | mean |")
-    print("|---" * (len(args.digits) + 2) + "|")
-    for name, row in results["leave_one_out"].items():
-        values = [row[d] for d in args.digits]
-        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + f" | {np.mean(values):.3f} |")
+    print("Leave-one-digit-out, test AUROC after the last epoch (seconds: training and scoring):\n")
+    print(markdown(results, "leave_one_out", args.digits, lambda d: f"digit {d}", mean=True))
     if results["contamination"]:
-        print(f"\nContamination (anomaly digit {digit}):\n")
-        print("| model | " + " | ".join(f"p = {p}" for p in args.contamination) + " |")
-        print("|---" * (len(args.contamination) + 1) + "|")
-        for name, row in results["contamination"].items():
-            print(f"| {name} | " + " | ".join(f"{row[p]:.3f}" for p in args.contamination) + " |")
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(results, handle, indent=2)
+        print(f"\nContamination: anomaly digit {digit}, a fraction p of the training set:\n")
+        print(markdown(results, "contamination", args.contamination, lambda p: f"p = {p}"))
 
 
 if __name__ == "__main__":

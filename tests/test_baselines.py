@@ -79,6 +79,19 @@ def test_anogan_search_lowers_the_loss_and_is_batch_independent(rng):
     np.testing.assert_allclose(alone, scores, rtol=1e-4)
 
 
+def test_anogan_search_forward_equals_the_networks(rng):
+    """The search's exportable forward pass computes what G and D compute."""
+    from ganomaly_keras.models.anogan import search_forward
+
+    model = anogan()
+    z = rng.normal(size=(4, 1, 1, 8)).astype("float32")
+    generated = search_forward(model.generator.blocks, z)
+    np.testing.assert_allclose(generated, model.generator(z, training=False), rtol=1e-6, atol=1e-7)
+    features = search_forward(model.discriminator.body.feature_blocks, generated)
+    _, expected = model.discriminator(generated, training=False)
+    np.testing.assert_allclose(features, expected, rtol=1e-6, atol=1e-7)
+
+
 @pytest.mark.parametrize("detector,measured", [(AnoGAN, 0.999), (EGBAD, 0.996)])
 def test_baselines_detect_other_digits_in_the_one_class_protocol(digits16, detector, measured):
     """Digit 0 is normal, every other digit anomalous (one-class protocol, seed 0).

@@ -35,7 +35,10 @@ def search_forward(layers, x):
     included, exports to a builtins-only TFLite graph.
     """
     for layer in layers:
-        if isinstance(layer, keras.layers.ReLU):
+        plain_relu = isinstance(layer, keras.layers.ReLU) and (
+            layer.max_value is None and not layer.threshold and not layer.negative_slope
+        )
+        if plain_relu:
             x = keras.ops.maximum(x, keras.ops.zeros_like(x))
         elif isinstance(layer, keras.layers.LeakyReLU):
             x = keras.ops.maximum(x, layer.negative_slope * x)

@@ -7,7 +7,9 @@ Trains GANomaly, skip-GANomaly, the simultaneous-encoder WGAN (Berg et al. 2019)
 EGBAD and AnoGAN with the same data, epochs, batch and seed. Two tables:
 
 1. leave-one-digit-out: per held-out digit, the test AUROC of every model after the
-   last epoch (nothing is selected on test);
+   last epoch (nothing is selected on test); for the simultaneous-encoder model, whose
+   default score is "combined", the latent-norm and residual scores of the same trained
+   models get rows of their own;
 2. contamination: for GANomaly and the simultaneous-encoder model, the test AUROC when
    a fraction p of the training set is the anomalous digit (Berg et al.'s setting).
 
@@ -86,8 +88,17 @@ def train_and_test(model_class, train, test, args):
     start = time.perf_counter()
     model.fit(train.images, epochs=args.epochs, batch_size=64, verbose=0)
     scores = model.predict(test.images, batch_size=256, verbose=0)
-    return {"auroc": float(roc_auc_score(test.labels, scores)),
-            "seconds": round(time.perf_counter() - start, 1)}
+    result = {"auroc": float(roc_auc_score(test.labels, scores))}
+    if hasattr(model, "score_variants"):
+        # The simultaneous-encoder model's other scores, from the same trained model.
+        variants = [model.score_variants(test.images[i : i + 256])[0]
+                    for i in range(0, len(test.images), 256)]
+        result["auroc_by_score"] = {
+            name: float(roc_auc_score(test.labels, np.concatenate([np.asarray(v[name]) for v in variants])))
+            for name in variants[0] if name != model.score
+        }
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    return result
 
 
 def load_results(path, budget):
@@ -126,6 +137,12 @@ def markdown(results, table, columns, header, mean=False):
         seconds = sum(row[str(c)]["seconds"] for c in columns)
         cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+        # Rows for the other scores of the same trained models, where all were measured.
+        variants = [row[str(c)].get("auroc_by_score") for c in columns]
+        for score in variants[0] if all(variants) else ():
+            values = [v[score] for v in variants]
+            cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
+            lines.append(f"| {name}, {score} score | " + " | ".join(cells) + " | (same models) |")
     return "\n".join(lines)
 
 

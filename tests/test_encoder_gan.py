@@ -70,6 +70,8 @@ def test_scores_follow_their_definitions(rng, score):
     norm = np.linalg.norm(code, axis=-1) / np.sqrt(8)
     expected = {"latent_norm": norm, "residual": residual, "combined": 0.75 * residual + 0.25 * norm}[score]
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
+    variants, _ = model.score_variants(x)
+    np.testing.assert_allclose(variants[score], expected, rtol=1e-5)
     assert model.score_definition
 
 

@@ -197,8 +197,13 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
-    def anomaly_outputs(self, x):
-        """Scores and per-pixel maps `|x - G(E(x))|` (channel mean), inference mode."""
+    def score_variants(self, x):
+        """Every score of `ENCODER_GAN_SCORES` for float images `x`, in inference mode.
+
+        Returns:
+            `(scores, x_hat)`: a dict of `(batch,)` tensors keyed by score name, and
+            the reconstructions `G(E(x))`.
+        """
         x_hat, code = self.reconstruction_outputs(x)
         x, x_hat, code = (keras.ops.cast(t, "float32") for t in (x, x_hat, code))
         residual = keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3))
@@ -206,12 +211,19 @@ class SimultaneousEncoderGAN(AdversarialDetector):
             float(self.latent_size) ** 0.5
         )
         weight = self.latent_norm_weight
-        score = {"residual": residual, "latent_norm": norm}.get(
-            self.score, (1.0 - weight) * residual + weight * norm
-        )
+        scores = {
+            "latent_norm": norm,
+            "residual": residual,
+            "combined": (1.0 - weight) * residual + weight * norm,
+        }
+        return scores, x_hat
+
+    def anomaly_outputs(self, x):
+        """Scores and per-pixel maps `|x - G(E(x))|` (channel mean), inference mode."""
+        scores, x_hat = self.score_variants(x)
         return {
-            "anomaly_score": score,
-            "anomaly_map": scoring.residual_map(x, x_hat),
+            "anomaly_score": scores[self.score],
+            "anomaly_map": scoring.residual_map(keras.ops.cast(x, "float32"), x_hat),
         }
 
     # ------------------------------------------------------------- serialization

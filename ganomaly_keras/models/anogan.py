@@ -173,8 +173,14 @@ class AnoGAN(AdversarialDetector):
     def search_latent(self, x):
         """The searched codes `(batch, 1, 1, latent_size)` of float images `x`."""
         x = keras.ops.cast(x, "float32")
+        return self._search(x, self._real_features(x))
+
+    def _real_features(self, x):
         _, real_features = self.discriminator(x, training=False)
-        real_features = keras.ops.cast(real_features, "float32")
+        return keras.ops.cast(real_features, "float32")
+
+    def _search(self, x, real_features):
+        """`search_steps` Adam steps on z for float32 images `x` with D's `real_features`."""
         batch = tf.shape(x)[0]
         # One fixed prior draw, the same start for every image (z = 0 would sit on
         # the ReLUs' kinks of an untrained generator, where gradients vanish).
@@ -209,9 +215,9 @@ class AnoGAN(AdversarialDetector):
     def anomaly_outputs(self, x):
         """Search losses as scores and `|x - G(z*)|` (channel mean) as maps."""
         x = keras.ops.cast(x, "float32")
-        z = self.search_latent(x)
-        _, real_features = self.discriminator(x, training=False)
-        score, generated = self._search_loss(x, keras.ops.cast(real_features, "float32"), z)
+        real_features = self._real_features(x)  # once, for the search and the score
+        z = self._search(x, real_features)
+        score, generated = self._search_loss(x, real_features, z)
         return {
             "anomaly_score": score,
             "anomaly_map": scoring.residual_map(x, generated),

@@ -411,9 +411,15 @@ def _replace_directory(staging, out_dir):
     shutil.rmtree(backup, ignore_errors=True)
 
 
+def unsupported_formats(model, formats=EXPORT_FORMATS):
+    """`{format: reason}` for the formats of `formats` that `model` cannot produce."""
+    reasons = getattr(model, "unsupported_export_formats", {})
+    return {f: reasons[f] for f in formats if f in reasons}
+
+
 def supported_formats(model, formats=EXPORT_FORMATS):
     """The formats of `formats` that `model` can be exported to, in order."""
-    unsupported = getattr(model, "unsupported_export_formats", {})
+    unsupported = unsupported_formats(model, formats)
     return tuple(f for f in formats if f not in unsupported)
 
 
@@ -453,13 +459,13 @@ def export_model(
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise ValueError(f"formats must be a non-empty subset of {EXPORT_FORMATS}; got {unknown or formats}.")
-    unsupported = getattr(model, "unsupported_export_formats", {})
-    for name in formats:
-        if name in unsupported:
-            raise ValueError(
-                f"{type(model).__name__} cannot be exported as {name}: {unsupported[name]} "
-                f"Formats it supports: {supported_formats(model)}."
-            )
+    refused = unsupported_formats(model, formats)
+    if refused:
+        name, reason = next(iter(refused.items()))
+        raise ValueError(
+            f"{type(model).__name__} cannot be exported as {name}: {reason} "
+            f"Formats it supports: {supported_formats(model)}."
+        )
     if getattr(model, "calibration", None) is None:
         raise ValueError(
             "the model has no threshold or score scaling yet, and an export without "

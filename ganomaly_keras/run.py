@@ -27,7 +27,12 @@ from PIL import Image
 from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHistory
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
-from ganomaly_keras.export import EXPORT_FORMATS, export_model, supported_formats
+from ganomaly_keras.export import (
+    EXPORT_FORMATS,
+    export_model,
+    supported_formats,
+    unsupported_formats,
+)
 from ganomaly_keras.models import (
     EGBAD,
     AnoGAN,
@@ -217,9 +222,7 @@ def train_run(
         "resumed_at_epoch": history.first_epoch or None,
         "calibration": model.calibration._asdict(),
     }
-    unsupported = {
-        f: reason for f, reason in model.unsupported_export_formats.items() if f in export_formats
-    }
+    unsupported = unsupported_formats(model, export_formats)
     if unsupported:
         metrics["export_skipped"] = unsupported
         for name, reason in unsupported.items():

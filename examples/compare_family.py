@@ -130,19 +130,20 @@ def markdown(results, table, columns, header, mean=False):
     lines = ["| model | " + " | ".join(header(c) for c in columns)
              + (" | mean |" if mean else " |") + " seconds |",
              "|---" * (len(columns) + 2 + bool(mean)) + "|"]
+
+    def line(label, values, seconds):
+        cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
+        return f"| {label} | " + " | ".join(cells) + f" | {seconds} |"
+
     for name, row in results[table].items():
-        values = [row[str(c)]["auroc"] for c in columns if str(c) in row]
-        if len(values) < len(columns):
+        if any(str(c) not in row for c in columns):
             continue
         seconds = sum(row[str(c)]["seconds"] for c in columns)
-        cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.0f} |")
+        lines.append(line(name, [row[str(c)]["auroc"] for c in columns], f"{seconds:.0f}"))
         # Rows for the other scores of the same trained models, where all were measured.
         variants = [row[str(c)].get("auroc_by_score") for c in columns]
         for score in variants[0] if all(variants) else ():
-            values = [v[score] for v in variants]
-            cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
-            lines.append(f"| {name}, {score} score | " + " | ".join(cells) + " | (same models) |")
+            lines.append(line(f"{name}, {score} score", [v[score] for v in variants], "(same models)"))
     return "\n".join(lines)
 
 

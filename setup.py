@@ -49,6 +49,8 @@ setup(
         "importlib_resources",
         "numpy>=1.26",
         "scikit-learn>=1.3",
+        # Connected defect regions for AUPRO (scipy.ndimage.label).
+        "scipy>=1.10",
         "tensorboard>=2.21",
         "pillow>=10",
         # Runs the exported .tflite files (verify_export, benchmark, edge runner).

@@ -22,8 +22,10 @@ artefact returns:
 - `normalized_score` `(batch,)` float32: the score scaled to [0, 1] with the scaling
   fitted on validation data (`model.calibrate`);
 - `is_anomaly` `(batch,)` int32: 1 when the score is above the stored threshold;
-- `anomaly_map` `(batch, image_size, image_size)` float32: `|x - G(x)|` per pixel,
-  averaged over channels, in [0, 2] (input scaled to [-1, 1]).
+- `anomaly_map` `(batch, image_size, image_size)` float32: the map of the model's
+  score (`ganomaly_keras.scoring`): `|x - G(x)|` per pixel averaged over channels, in
+  [0, 2], for paper and residual scores; the feature-distance or standardised map
+  for `feature_max` and `standardized_max`.
 
 The TFLite files are converted from the exported SavedModel with builtin operators only
 (no Flex ops), so a plain LiteRT runtime (`ai-edge-litert`) runs them. The folder is
@@ -45,6 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganomaly_keras import scoring
 from ganomaly_keras.saving import save_model_atomically
 
 SCHEMA_VERSION = 1
@@ -103,7 +106,7 @@ def serving_function(model):
 
 
 def _write_saved_model(model, path):
-    shape = (model.image_size, model.image_size, model.channels)
+    shape = (model.input_size, model.input_size, model.channels)
     serve = serving_function(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -305,7 +308,13 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
             "name": INPUT_NAME,
             "dtype": "uint8",
             "range": [0, 255],
-            "image_size": model.image_size,
+            "image_size": model.input_size,
+            "tiling": {
+                "tile_size": model.image_size,
+                "stride": model.image_size // 2,
+                "note": "inside the model: overlapping tiles are scored and their maps "
+                "averaged into one image_size map",
+            } if model.tiled else None,
             "channels": model.channels,
             "color": "grayscale" if model.channels == 1 else "rgb",
             "layout": "NHWC",
@@ -317,12 +326,13 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
             "normalized_score": "float32 (batch,): (score - score_min) / (score_max - "
             "score_min) clipped to [0, 1]",
             "is_anomaly": "int32 (batch,): 1 when anomaly_score > threshold",
-            "anomaly_map": "float32 (batch, image_size, image_size): |x - G(x)| "
-            "averaged over channels, in [0, 2]",
+            "anomaly_map": "float32 (batch, image_size, image_size): "
+            + scoring.MAP_DESCRIPTIONS[scoring.map_name(model.score)],
         },
         "score": {
-            "name": getattr(model, "score", type(model).__name__),
+            "name": model.score,
             "definition": model.score_definition,
+            "map_smoothing": model.map_smoothing,
         },
         "scaling": {"score_min": fitted.score_min, "score_max": fitted.score_max},
         "threshold": fitted.threshold,
@@ -472,7 +482,7 @@ def export_model(
             "them would flag everything: call model.calibrate(validation_images) or "
             "model.calibrate(validation_images, validation_labels) before exporting."
         )
-    image_shape = (model.image_size, model.image_size, model.channels)
+    image_shape = (model.input_size, model.input_size, model.channels)
     representative = None
     if "tflite_int8" in formats:
         if representative_data is None:

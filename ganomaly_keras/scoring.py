@@ -1,28 +1,94 @@
-"""Anomaly scores of GANomaly (DESIGN.md section 3). Higher means more anomalous.
+"""Every anomaly score of the package, as named per-image terms. Higher = more anomalous.
 
-The score of an image is a distance between its code `z = G_E(x)` and the code of its
-reconstruction `z_hat = E(G_D(z))`:
+A detector's score is one named term. Two kinds exist:
 
-- `"latent_mse"` (default, as in the reference code and anomalib): the mean over the
-  latent channels of `(z - z_hat) ** 2`;
+**Paper terms** come from each model's own paper and are computed by the model
+(`AdversarialDetector.paper_terms`). GANomaly's are here as well:
+
+- `"latent_mse"` (GANomaly's default, as in the reference code and anomalib): the mean
+  over the latent channels of `(z - z_hat) ** 2`, with `z = G_E(x)`,
+  `z_hat = E(G(x))`;
 - `"latent_l1"` (the paper's text): the mean over the latent channels of `|z - z_hat|`.
 
-Scores are computed in inference mode only (BatchNorm uses its moving statistics), so an
-image's score never depends on what else is in its batch.
+**Map terms** are the same for every model. They are built from the model's
+reconstruction `x_hat` and from the first convolution block `f` of one of its DCGAN
+networks (the discriminator, or the encoder for models whose discriminator is not a
+DCGAN encoder):
+
+- `"residual_max"`: the maximum of the residual map `mean_c |x - x_hat|` after a
+  k x k box filter (k = `map_smoothing`). A small defect raises a few pixels a lot,
+  which a mean over the image dilutes and a maximum keeps.
+- `"residual_topk"`: the mean of the top 1% of the smoothed residual map.
+- `"feature_max"`: the maximum of the smoothed feature map: the per-position mean
+  squared distance between `f(x)` and `f(x_hat)`, bilinearly upsampled to the image.
+  It compares local texture rather than pixel values.
+- `"standardized_max"`: the maximum of the smoothed residual map standardised per
+  position, `(map - mean) / std`, with statistics of normal validation maps.
+- `"standardized_sum"`: the mean of the default paper term, `residual_max` and
+  `feature_max`, each standardised by its mean and standard deviation on normal
+  validation images.
+
+The two standardised terms use statistics stored in the model
+(`AdversarialDetector.fit_normal_statistics`, called by `calibrate`), so saved and
+exported models compute the same score.
+
+Each term has an anomaly map, exported as `anomaly_map`. `feature_max` uses the
+smoothed feature map, and `standardized_max` the standardised map. Every other term
+uses the raw residual map `mean_c |x - x_hat|`, in [0, 2].
+
+Scores are computed in inference mode only (BatchNorm uses its moving statistics), so
+an image's score never depends on what else is in its batch.
 """
 
 import keras
+import tensorflow as tf
 
 LATENT_SCORES = ("latent_mse", "latent_l1")
-SCORE_DEFINITIONS = {
+LATENT_DEFINITIONS = {
     "latent_mse": "mean over the latent code of (G_E(x) - E(G(x)))^2",
     "latent_l1": "mean over the latent code of |G_E(x) - E(G(x))|",
 }
+MAP_TERMS = (
+    "residual_max",
+    "residual_topk",
+    "feature_max",
+    "standardized_max",
+    "standardized_sum",
+)
+# The terms `standardized_sum` averages, in the order of the stored statistics; "paper"
+# stands for the model's default paper term.
+STANDARDIZED_INPUTS = ("paper", "residual_max", "feature_max")
+TOP_FRACTION = 0.01
+# Layers of the feature network's first block: the stride-2 convolution and its
+# LeakyReLU.
+FEATURE_LAYERS = 2
+# A per-position standard deviation is never taken below this fraction of the mean
+# one: a position that happened to vary little on a few normal images would otherwise
+# dominate the standardised map.
+MIN_STD_FRACTION = 0.5
+EPSILON = 1e-6
 
 
-def validate_score_name(name):
-    if name not in LATENT_SCORES:
-        raise ValueError(f"score must be one of {LATENT_SCORES}; got {name!r}.")
+def map_definitions(smoothing):
+    box = f"a {smoothing}x{smoothing} box filter" if smoothing > 1 else "no smoothing"
+    return {
+        "residual_max": f"max over pixels of mean_c |x - G(x)| after {box}",
+        "residual_topk": f"mean of the top {TOP_FRACTION:.0%} of pixels of mean_c "
+        f"|x - G(x)| after {box}",
+        "feature_max": "max over pixels of the feature map mean_c (f(x) - f(G(x)))^2 "
+        f"(f = first conv block, upsampled bilinearly) after {box}",
+        "standardized_max": f"max over pixels of (mean_c |x - G(x)| after {box} - "
+        "mean) / std, per-position statistics of normal validation maps",
+        "standardized_sum": "mean of the default paper term, residual_max and "
+        "feature_max, each standardised by its mean and std on normal validation "
+        "images",
+    }
+
+
+def validate_score_name(name, available):
+    """`name` if it is one of `available`, else a ValueError that lists them."""
+    if name not in available:
+        raise ValueError(f"score must be one of {tuple(available)}; got {name!r}.")
     return name
 
 
@@ -37,6 +103,119 @@ def latent_score(z, z_hat, name="latent_mse"):
 
 
 def residual_map(x, x_hat):
-    """The anomaly map of every model: `|x - x_hat|` averaged over channels,
-    shape `(batch, height, width)`."""
+    """`|x - x_hat|` averaged over channels, shape `(batch, height, width)`."""
     return keras.ops.mean(keras.ops.abs(x - x_hat), axis=-1)
+
+
+def feature_map(features, reconstructed_features, image_size):
+    """Per-position mean squared feature distance, upsampled to `image_size`."""
+    distance = keras.ops.mean(
+        keras.ops.square(features - reconstructed_features), axis=-1, keepdims=True
+    )
+    resized = tf.image.resize(distance, (image_size, image_size), method="bilinear")
+    return resized[..., 0]
+
+
+def smooth(maps, size):
+    """A `size` x `size` box filter over maps `(batch, h, w)` (mean of the pixels
+    inside the image, so borders are not darkened)."""
+    if size <= 1:
+        return maps
+    pooled = tf.nn.avg_pool2d(maps[..., None], size, 1, "SAME")
+    return pooled[..., 0]
+
+
+def spatial_max(maps):
+    return keras.ops.max(keras.ops.reshape(maps, (keras.ops.shape(maps)[0], -1)), axis=-1)
+
+
+def top_mean(maps, fraction=TOP_FRACTION):
+    """Mean of the highest `fraction` of each map's pixels."""
+    pixels = int(maps.shape[1]) * int(maps.shape[2])
+    count = max(1, int(round(pixels * fraction)))
+    flat = keras.ops.reshape(maps, (-1, pixels))
+    return keras.ops.mean(tf.math.top_k(flat, k=count).values, axis=-1)
+
+
+def standardize(values, mean, std):
+    """`(values - mean) / std` with `std` floored at `MIN_STD_FRACTION` of its mean."""
+    floor = MIN_STD_FRACTION * keras.ops.mean(std) + EPSILON
+    return (values - mean) / keras.ops.maximum(std, floor)
+
+
+def needs_features(names):
+    return any(n in ("feature_max", "standardized_sum") for n in names)
+
+
+def raw_maps(x, x_hat, features):
+    """The unsmoothed maps of a batch: "residual" and, with `features` (the pair
+    `(f(x), f(x_hat))`), "feature", each `(batch, h, w)`."""
+    maps = {"residual": residual_map(x, x_hat)}
+    if features is not None:
+        maps["feature"] = feature_map(features[0], features[1], int(x.shape[1]))
+    return maps
+
+
+def terms_from_maps(paper, maps, statistics, smoothing, names):
+    """The requested terms from the paper terms and the raw maps.
+
+    Args:
+        paper: dict of the model's paper terms `(batch,)`, default first.
+        maps: `raw_maps` (of whole images, or assembled from tiles).
+        statistics: dict of the stored normal statistics: "term_mean", "term_std"
+            (over `STANDARDIZED_INPUTS`), "map_mean", "map_std" (per position).
+        smoothing: box-filter size of the maps.
+        names: the terms to compute.
+
+    Returns:
+        `(terms, maps)`: dicts of `(batch,)` scores and `(batch, h, w)` maps; maps
+        keyed "residual", "smoothed_residual", "feature" (smoothed), "standardized".
+    """
+    terms = dict(paper)
+    maps = dict(maps)
+    maps["smoothed_residual"] = smooth(maps["residual"], smoothing)
+    if "feature" in maps:
+        maps["feature"] = smooth(maps["feature"], smoothing)
+    wanted = set(names)
+    if wanted & {"residual_max", "standardized_sum"}:
+        terms["residual_max"] = spatial_max(maps["smoothed_residual"])
+    if "residual_topk" in wanted:
+        terms["residual_topk"] = top_mean(maps["smoothed_residual"])
+    if wanted & {"feature_max", "standardized_sum"}:
+        terms["feature_max"] = spatial_max(maps["feature"])
+    if "standardized_max" in wanted:
+        maps["standardized"] = standardize(
+            maps["smoothed_residual"], statistics["map_mean"], statistics["map_std"]
+        )
+        terms["standardized_max"] = spatial_max(maps["standardized"])
+    if "standardized_sum" in wanted:
+        default_paper = next(iter(paper.values()))
+        inputs = [default_paper, terms["residual_max"], terms["feature_max"]]
+        standardized = [
+            (value - statistics["term_mean"][i])
+            / keras.ops.maximum(statistics["term_std"][i], EPSILON)
+            for i, value in enumerate(inputs)
+        ]
+        terms["standardized_sum"] = sum(standardized) / len(standardized)
+    return {n: terms[n] for n in names}, maps
+
+
+def compute_terms(paper, x, x_hat, features, statistics, smoothing, names):
+    """`terms_from_maps` of whole images `x` and their reconstructions `x_hat`."""
+    return terms_from_maps(paper, raw_maps(x, x_hat, features), statistics, smoothing, names)
+
+
+MAP_DESCRIPTIONS = {
+    "residual": "|x - G(x)| averaged over channels, in [0, 2]",
+    "feature": "feature distance mean_c (f(x) - f(G(x)))^2, upsampled and smoothed",
+    "standardized": "smoothed residual standardised per position by normal statistics",
+}
+
+
+def map_name(score):
+    """Which of `compute_terms`' maps is the anomaly map of `score`."""
+    if score == "feature_max":
+        return "feature"
+    if score == "standardized_max":
+        return "standardized"
+    return "residual"

@@ -20,7 +20,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
 
@@ -60,6 +59,9 @@ class AnoGAN(AdversarialDetector):
         search_steps: int, Adam steps of the latent search per image (100).
         search_learning_rate: float, learning rate of the search (0.05).
         seed: optional int, seeds the latent draws of training.
+        score: `"paper"` (default, the score above) or a map term of
+            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
+        map_smoothing: int, box filter of the map terms (3).
 
     Example:
     ```python
@@ -116,7 +118,7 @@ class AnoGAN(AdversarialDetector):
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self._init_training_state(("g_loss", "d_loss"), 0.0)
-        self.build((None, self.image_size, self.image_size, self.channels))
+        self._build_networks()
 
     def build(self, input_shape):
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
@@ -128,12 +130,12 @@ class AnoGAN(AdversarialDetector):
         return list(self.trackers.values())
 
     @property
-    def score_definition(self):
+    def paper_score_definitions(self):
         weight = self.discrimination_weight
-        return (
+        return {"paper": (
             f"after {self.search_steps} Adam steps on z from a fixed z0: {1 - weight} * "
             f"mean |x - G(z)| + {weight} * mean |f(x) - f(G(z))|"
-        )
+        )}
 
     # ------------------------------------------------------------------ training
 
@@ -212,16 +214,13 @@ class AnoGAN(AdversarialDetector):
         z = self.search_latent(x)
         return self.generator(z, training=False), keras.ops.reshape(z, (-1, self.latent_size))
 
-    def anomaly_outputs(self, x):
-        """Search losses as scores and `|x - G(z*)|` (channel mean) as maps."""
+    def paper_terms(self, x):
+        """`(G(z*), {"paper": search loss})`: the latent search, then its loss."""
         x = keras.ops.cast(x, "float32")
         real_features = self._real_features(x)  # once, for the search and the score
         z = self._search(x, real_features)
         score, generated = self._search_loss(x, real_features, z)
-        return {
-            "anomaly_score": score,
-            "anomaly_map": scoring.residual_map(x, generated),
-        }
+        return generated, {"paper": score}
 
     # ------------------------------------------------------------- serialization
 

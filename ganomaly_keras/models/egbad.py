@@ -14,7 +14,6 @@ feature-matching variant), f = D's joint features.
 
 import keras
 
-from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
@@ -33,6 +32,9 @@ class EGBAD(AdversarialDetector):
         feature_score_weight: float, weight of the feature-matching term (0.1).
         sync_batchnorm: bool, synchronise BatchNorm across replicas.
         seed: optional int, seeds the latent draws.
+        score: `"paper"` (default, the score above) or a map term of
+            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
+        map_smoothing: int, box filter of the map terms (3).
 
     Example:
     ```python
@@ -78,7 +80,7 @@ class EGBAD(AdversarialDetector):
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self._init_training_state(("g_loss", "d_loss"), 0.0)
-        self.build((None, self.image_size, self.image_size, self.channels))
+        self._build_networks()
 
     def build(self, input_shape):
         self.encoder.build(input_shape)
@@ -95,12 +97,12 @@ class EGBAD(AdversarialDetector):
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
     @property
-    def score_definition(self):
-        return (
+    def paper_score_definitions(self):
+        return {"paper": (
             f"{self.reconstruction_score_weight} * mean |x - G(E(x))| + "
             f"{self.feature_score_weight} * mean |f(x, E(x)) - f(G(E(x)), E(x))|, "
             "f = the discriminator's joint features"
-        )
+        )}
 
     # ------------------------------------------------------------------ training
 
@@ -125,21 +127,25 @@ class EGBAD(AdversarialDetector):
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
-    def anomaly_outputs(self, x):
-        """Scores and per-pixel maps `|x - G(E(x))|` (channel mean), inference mode."""
+    def paper_terms(self, x):
+        """`(x_hat, {"paper": score})` in inference mode, float32."""
         x_hat, code = self.reconstruction_outputs(x)
         _, real_features = self.discriminator((x, code), training=False)
         _, fake_features = self.discriminator((x_hat, code), training=False)
-        x, x_hat, real_features, fake_features = (
-            keras.ops.cast(t, "float32") for t in (x, x_hat, real_features, fake_features)
+        x_hat, real_features, fake_features = (
+            keras.ops.cast(t, "float32") for t in (x_hat, real_features, fake_features)
         )
         residual = keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3))
         features = keras.ops.mean(keras.ops.abs(real_features - fake_features), axis=-1)
-        return {
-            "anomaly_score": self.reconstruction_score_weight * residual
-            + self.feature_score_weight * features,
-            "anomaly_map": scoring.residual_map(x, x_hat),
+        return x_hat, {
+            "paper": self.reconstruction_score_weight * residual
+            + self.feature_score_weight * features
         }
+
+    @property
+    def feature_network(self):
+        """The encoder: the joint discriminator is not a DCGAN encoder."""
+        return self.encoder
 
     # ------------------------------------------------------------- serialization
 

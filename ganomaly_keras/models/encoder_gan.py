@@ -23,7 +23,7 @@ from ganomaly_keras import inputs, scoring
 from ganomaly_keras.models.base import AdversarialDetector
 from ganomaly_keras.networks import Critic, Decoder, Encoder
 
-ENCODER_GAN_SCORES = ("latent_norm", "residual", "combined")
+ENCODER_GAN_SCORES = ("combined", "latent_norm", "residual")
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
@@ -71,9 +71,7 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if score not in ENCODER_GAN_SCORES:
-            raise ValueError(f"score must be one of {ENCODER_GAN_SCORES}; got {score!r}.")
+        super().__init__(score=score, **kwargs)
         if not 0 <= latent_norm_weight <= 1:
             raise ValueError(f"latent_norm_weight must be in [0, 1]; got {latent_norm_weight}.")
         if int(critic_steps) < 1:
@@ -92,13 +90,12 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         self.width = width
         self.critic_steps = int(critic_steps)
         self.gradient_penalty_weight = float(gradient_penalty_weight)
-        self.score = score
         self.latent_norm_weight = float(latent_norm_weight)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         self._init_training_state(("g_loss", "e_loss", "d_loss", "d_gp"), 0.0)
-        self.build((None, self.image_size, self.image_size, self.channels))
+        self._build_networks()
 
     def build(self, input_shape):
         self.encoder.build(input_shape)
@@ -117,16 +114,23 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     def _default_optimizer(self, name):
         return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, name=name)
 
+    paper_scores = ("combined", "latent_norm", "residual")  # default first
+
     @property
-    def score_definition(self):
+    def paper_score_definitions(self):
         residual = "mean |x - G(E(x))|"
         norm = "||E(x)|| / sqrt(latent_size)"
-        if self.score == "residual":
-            return residual
-        if self.score == "latent_norm":
-            return norm
         weight = self.latent_norm_weight
-        return f"{1 - weight} * {residual} + {weight} * {norm}"
+        return {
+            "combined": f"{1 - weight} * {residual} + {weight} * {norm}",
+            "latent_norm": norm,
+            "residual": residual,
+        }
+
+    @property
+    def feature_network(self):
+        """The encoder: the WGAN critic has no BatchNorm and is not a DCGAN encoder."""
+        return self.encoder
 
     # ------------------------------------------------------------------ training
 
@@ -218,13 +222,10 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         }
         return scores, x_hat
 
-    def anomaly_outputs(self, x):
-        """Scores and per-pixel maps `|x - G(E(x))|` (channel mean), inference mode."""
+    def paper_terms(self, x):
+        """`(x_hat, every score of ENCODER_GAN_SCORES)` in inference mode, float32."""
         scores, x_hat = self.score_variants(x)
-        return {
-            "anomaly_score": scores[self.score],
-            "anomaly_map": scoring.residual_map(keras.ops.cast(x, "float32"), x_hat),
-        }
+        return x_hat, {name: scores[name] for name in self.paper_scores}
 
     # ------------------------------------------------------------- serialization
 
@@ -237,7 +238,6 @@ class SimultaneousEncoderGAN(AdversarialDetector):
             width=self.width,
             critic_steps=self.critic_steps,
             gradient_penalty_weight=self.gradient_penalty_weight,
-            score=self.score,
             latent_norm_weight=self.latent_norm_weight,
             sync_batchnorm=self.sync_batchnorm,
             seed=self.seed,

@@ -44,7 +44,9 @@ class GANomaly(AdversarialDetector):
         adversarial_weight: float, weight of the feature-matching loss (1).
         contextual_weight: float, weight of the L1 reconstruction loss (50).
         encoder_weight: float, weight of the latent L2 loss (1).
-        score: `"latent_mse"` (default) or `"latent_l1"`, see `ganomaly_keras.scoring`.
+        score: `"latent_mse"` (default), `"latent_l1"`, or a map term of
+            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
+        map_smoothing: int, box filter of the map terms (3).
         discriminator_reset_threshold: float, re-initialise the discriminator when its
             loss falls below this (1e-5); 0 disables it.
         sync_batchnorm: bool, synchronise BatchNorm statistics across replicas under a
@@ -78,7 +80,7 @@ class GANomaly(AdversarialDetector):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(score=score, **kwargs)
         shape = dict(
             image_size=image_size,
             channels=channels,
@@ -96,22 +98,20 @@ class GANomaly(AdversarialDetector):
         self.adversarial_weight = float(adversarial_weight)
         self.contextual_weight = float(contextual_weight)
         self.encoder_weight = float(encoder_weight)
-        self.score = scoring.validate_score_name(score)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self._init_training_state(
             ("g_loss", "g_adv", "g_con", "g_enc", "d_loss"), discriminator_reset_threshold
         )
-        self.build((None, self.image_size, self.image_size, self.channels))
+        self._build_networks()
 
     def build(self, input_shape):
         self.generator.build(input_shape)
         self.discriminator.build(input_shape)
         super().build(input_shape)
 
-    @property
-    def score_definition(self):
-        return scoring.SCORE_DEFINITIONS[self.score]
+    paper_scores = scoring.LATENT_SCORES
+    paper_score_definitions = scoring.LATENT_DEFINITIONS
 
     # ------------------------------------------------------------------ training
 
@@ -149,22 +149,11 @@ class GANomaly(AdversarialDetector):
 
     # ------------------------------------------------------------------- scoring
 
-    def anomaly_outputs(self, x):
-        """Scores and per-pixel anomaly maps of a batch, in inference mode.
-
-        The graph that export serves. `x` must already be float in [-1, 1].
-
-        Returns:
-            dict: `anomaly_score` `(batch,)` float32 and `anomaly_map`
-            `(batch, image_size, image_size)` float32, the absolute residual
-            `|x - G(x)|` averaged over channels.
-        """
+    def paper_terms(self, x):
+        """`(x_hat, {"latent_mse", "latent_l1"})` in inference mode, float32."""
         x_hat, z, z_hat = self.generator(x, training=False)
-        x, x_hat, z, z_hat = (keras.ops.cast(t, "float32") for t in (x, x_hat, z, z_hat))
-        return {
-            "anomaly_score": scoring.latent_score(z, z_hat, self.score),
-            "anomaly_map": scoring.residual_map(x, x_hat),
-        }
+        z, z_hat = (keras.ops.cast(t, "float32") for t in (z, z_hat))
+        return x_hat, {name: scoring.latent_score(z, z_hat, name) for name in self.paper_scores}
 
     def latent_codes(self, x, batch_size=256):
         """The codes `(z, z_hat)` in inference mode, as NumPy arrays."""
@@ -184,7 +173,6 @@ class GANomaly(AdversarialDetector):
             adversarial_weight=self.adversarial_weight,
             contextual_weight=self.contextual_weight,
             encoder_weight=self.encoder_weight,
-            score=self.score,
             discriminator_reset_threshold=self.discriminator_reset_threshold,
             sync_batchnorm=self.sync_batchnorm,
             seed=self.seed,

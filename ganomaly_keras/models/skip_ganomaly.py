@@ -12,7 +12,6 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 
 import keras
 
-from ganomaly_keras import scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
@@ -41,6 +40,9 @@ class SkipGANomaly(AdversarialDetector):
             below this (1e-5); 0 disables it.
         sync_batchnorm: bool, synchronise BatchNorm across replicas.
         seed: optional int, seeds D's re-initialisation.
+        score: `"paper"` (default, the score above) or a map term of
+            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
+        map_smoothing: int, box filter of the map terms (3).
 
     Example:
     ```python
@@ -93,7 +95,7 @@ class SkipGANomaly(AdversarialDetector):
         self._init_training_state(
             ("g_loss", "g_adv", "g_con", "g_lat", "d_loss"), discriminator_reset_threshold
         )
-        self.build((None, self.image_size, self.image_size, self.channels))
+        self._build_networks()
 
     def build(self, input_shape):
         self.generator.build(input_shape)
@@ -101,12 +103,12 @@ class SkipGANomaly(AdversarialDetector):
         super().build(input_shape)
 
     @property
-    def score_definition(self):
-        return (
-            f"{self.reconstruction_score_weight} * mean((x - G(x))^2) + "
+    def paper_score_definitions(self):
+        return {
+            "paper": f"{self.reconstruction_score_weight} * mean((x - G(x))^2) + "
             f"{self.feature_score_weight} * mean((f(x) - f(G(x)))^2), f = the "
             "discriminator's latent features"
-        )
+        }
 
     # ------------------------------------------------------------------ training
 
@@ -139,20 +141,19 @@ class SkipGANomaly(AdversarialDetector):
 
     # ------------------------------------------------------------------- scoring
 
-    def anomaly_outputs(self, x):
-        """Scores and per-pixel maps `|x - G(x)|` (channel mean), inference mode."""
+    def paper_terms(self, x):
+        """`(x_hat, {"paper": score})` in inference mode, float32."""
         x_hat = self.generator(x, training=False)
         _, real_features = self.discriminator(x, training=False)
         _, fake_features = self.discriminator(x_hat, training=False)
-        x, x_hat, real_features, fake_features = (
-            keras.ops.cast(t, "float32") for t in (x, x_hat, real_features, fake_features)
+        x_hat, real_features, fake_features = (
+            keras.ops.cast(t, "float32") for t in (x_hat, real_features, fake_features)
         )
         reconstruction = keras.ops.mean(keras.ops.square(x - x_hat), axis=(1, 2, 3))
         features = keras.ops.mean(keras.ops.square(real_features - fake_features), axis=-1)
-        return {
-            "anomaly_score": self.reconstruction_score_weight * reconstruction
-            + self.feature_score_weight * features,
-            "anomaly_map": scoring.residual_map(x, x_hat),
+        return x_hat, {
+            "paper": self.reconstruction_score_weight * reconstruction
+            + self.feature_score_weight * features
         }
 
     # ------------------------------------------------------------- serialization

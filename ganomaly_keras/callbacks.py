@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from ganomaly_keras.evaluation import check_labels, ranking_metrics
+from ganomaly_keras.pixel_metrics import pixel_metrics, resize_maps
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 
 
@@ -21,6 +22,12 @@ class AUROCCallback(keras.callbacks.Callback):
     `TensorBoard`) and the `History` see them. Use a validation split, never the test
     split: choosing epochs on test AUROC is the reference code's mistake.
 
+    With `terms`, it also scores each named term of `ganomaly_keras.scoring`
+    (`val_auroc_<term>`), and `val_auroc` is the best of them: what `score="auto"`
+    selects on. Standardised terms need `normal_images` (normal training images) to
+    fit their statistics on; without, they are left out. With `masks`, it adds `val_pixel_auroc` and
+    `val_aupro` of the model's anomaly maps.
+
     Args:
         images: validation images, float in [-1, 1].
         labels: their labels, 1 = anomaly, 0 = normal; both must occur.
@@ -28,6 +35,10 @@ class AUROCCallback(keras.callbacks.Callback):
         batch_size: scoring batch size.
         restore_best_weights: at the end of training, go back to the weights of the
             epoch with the best `val_auroc`.
+        terms: optional score-term names to compare (e.g. `model.available_scores`).
+        masks: optional binary masks `(n, H, W)` of the images, for pixel metrics.
+        normal_images: optional normal training images for the statistics of the
+            standardised terms (never the validation images themselves).
 
     Example:
     ```python
@@ -38,10 +49,25 @@ class AUROCCallback(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, images, labels, every=1, batch_size=256, restore_best_weights=False):
+    def __init__(
+        self,
+        images,
+        labels,
+        every=1,
+        batch_size=256,
+        restore_best_weights=False,
+        terms=None,
+        masks=None,
+        normal_images=None,
+    ):
         super().__init__()
         self.images = images
         self.labels = check_labels(labels, len(images))
+        self.normal_images = normal_images
+        self.terms = tuple(
+            t for t in (terms or ()) if normal_images is not None or not t.startswith("standardized")
+        )
+        self.masks = masks
         if every < 1:
             raise ValueError(f"every must be >= 1; got {every}.")
         self.every = int(every)
@@ -60,9 +86,25 @@ class AUROCCallback(keras.callbacks.Callback):
             return
         scores = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
         metrics = ranking_metrics(scores, self.labels)
+        extra = {}
+        if self.terms:
+            if self.normal_images is not None:
+                self.model.fit_normal_statistics(self.normal_images, self.batch_size)
+            terms = self.model.predict_terms(self.images, self.terms, self.batch_size)
+            extra = {
+                f"val_auroc_{name}": ranking_metrics(values, self.labels)["auroc"]
+                for name, values in terms.items()
+            }
+            metrics["auroc"] = max(extra.values())
+        if self.masks is not None:
+            maps = resize_maps(self.model.predict_maps(self.images, self.batch_size),
+                               self.masks.shape[1:])
+            found = pixel_metrics(maps, self.masks)
+            extra.update({f"val_{k}": v for k, v in found.items() if v is not None})
         if logs is not None:
             logs["val_auroc"] = metrics["auroc"]
             logs["val_aupr"] = metrics["aupr"]
+            logs.update(extra)
         if metrics["auroc"] > self.best_auroc:
             self.best_auroc, self.best_epoch = metrics["auroc"], epoch
             if self.restore_best_weights:
@@ -166,3 +208,27 @@ class BestModelCheckpoint(keras.callbacks.Callback):
                 self.state_path,
                 {"monitor": self.monitor, "best": value, "epoch": int(epoch)},
             )
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stop training after exactly `steps` optimizer updates.
+
+    `fit(..., epochs=ceil(steps / steps_per_epoch), steps_per_epoch=...)` with this
+    callback makes exactly `steps` updates, even when `steps` is not a multiple of
+    `steps_per_epoch`: the last epoch ends early, and its epoch-end callbacks
+    (validation, checkpoints) still run. It counts the generator optimizer's
+    iterations, so a run resumed by `BackupAndRestore` keeps its budget.
+
+    Args:
+        steps: int >= 1, the number of updates.
+    """
+
+    def __init__(self, steps):
+        super().__init__()
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+        self.steps = int(steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+            self.model.stop_training = True

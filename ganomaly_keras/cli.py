@@ -27,9 +27,16 @@ def _add_data_options(parser, required=False):
     source.add_argument("--tfds", metavar="NAME", help="a tensorflow-datasets image dataset")
     source.add_argument("--folder", help="an MVTec-AD or reference-layout image folder")
     group.add_argument("--tfds-data-dir", help="tfds data folder")
-    group.add_argument("--image-size", type=int, default=32)
+    group.add_argument("--image-size", type=int, default=None,
+                       help="the model's input side, a power of two >= 16 "
+                       "(default 32; 64 with --folder)")
     group.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                       help="1 or 3 (default: 1; a tfds dataset's own)")
+                       help="1 or 3 (default: 1; a tfds dataset's own; a folder's "
+                       "first training image decides)")
+    group.add_argument("--working-size", type=int, default=None,
+                       help="score images at this side with overlapping tiles of "
+                       "--image-size (training takes random patches); a multiple of "
+                       "half the image size, e.g. 128 for 64")
     group.add_argument("--abnormal-class", type=int, default=0,
                        help="leave-one-class-out: the anomaly class (default 0)")
     group.add_argument("--normal-class", type=int, default=None,
@@ -51,7 +58,8 @@ def _spec_from_args(args):
         path=args.npz or args.folder,
         name=args.tfds,
         data_dir=args.tfds_data_dir,
-        image_size=args.image_size,
+        image_size=args.image_size or _default_image_size(args),
+        working_size=args.working_size,
         channels=args.channels,
         abnormal_class=args.abnormal_class,
         normal_class=args.normal_class,
@@ -60,6 +68,12 @@ def _spec_from_args(args):
         validation_fraction=args.validation_fraction,
         on_error="skip" if args.skip_unreadable else "raise",
     )
+
+
+def _default_image_size(args):
+    from ganomaly_keras.run import INSPECTION_DEFAULTS
+
+    return INSPECTION_DEFAULTS["image_size"] if getattr(args, "folder", None) else 32
 
 
 def _data_given(args):
@@ -73,10 +87,30 @@ def _print_json(data):
 # --------------------------------------------------------------------- commands
 
 
+def _training_budget(args):
+    """`(epochs, steps, batch_size, score)`: as given, else the inspection defaults
+    for a folder, else 15 epochs of 64 with the model's paper score."""
+    from ganomaly_keras.run import INSPECTION_DEFAULTS
+
+    inspecting = bool(args.folder)
+    epochs, steps = args.epochs, args.steps
+    if epochs is not None and steps is not None:
+        raise ValueError("give --epochs or --steps, not both.")
+    if epochs is None and steps is None:
+        if inspecting:
+            steps = INSPECTION_DEFAULTS["steps"]
+        else:
+            epochs = 15
+    batch_size = args.batch_size or (INSPECTION_DEFAULTS["batch_size"] if inspecting else 64)
+    score = args.score or (INSPECTION_DEFAULTS["score"] if inspecting else None)
+    return epochs, steps, batch_size, score
+
+
 def train(args):
     from ganomaly_keras.export import EXPORT_FORMATS
     from ganomaly_keras.run import MODEL_OPTIONS, train_run
 
+    epochs, steps, batch_size, score = _training_budget(args)
     given = {
         "latent_size": args.latent_size,
         "width": args.width,
@@ -84,7 +118,8 @@ def train(args):
         "adversarial_weight": args.adversarial_weight,
         "contextual_weight": args.contextual_weight,
         "encoder_weight": args.encoder_weight,
-        "score": args.score,
+        "score": score,
+        "map_smoothing": args.map_smoothing,
         "latent_weight": args.latent_weight,
         "critic_steps": args.critic_steps,
         "latent_norm_weight": args.latent_norm_weight,
@@ -101,14 +136,17 @@ def train(args):
         _spec_from_args(args),
         {k: v for k, v in given.items() if v is not None},
         detector=args.model,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+        epochs=epochs,
+        steps=steps,
+        validation_every=args.validation_every,
+        augment=args.augment,
+        batch_size=batch_size,
         jit_compile=args.jit_compile,
         export_formats=() if args.no_export else EXPORT_FORMATS,
         overwrite=args.overwrite,
         verbose=args.verbose,
     )
-    _print_json({k: metrics[k] for k in ("selected_epoch", "validation", "test")})
+    _print_json({k: metrics[k] for k in ("selected_epoch", "score", "validation", "test")})
     print(f"run directory: {args.run_dir}", file=sys.stderr)
 
 
@@ -139,8 +177,9 @@ def evaluate(args):
     path, model = _load(args.model)
     spec = _spec_for(args, path)
     spec.image_size, spec.channels = model.image_size, model.channels
+    spec.working_size = model.working_size
     split = spec.splits()[args.split]
-    result = evaluate_detector(model, split.images, split.labels)
+    result = evaluate_detector(model, split.images, split.labels, masks=split.masks)
     result.pop("scores")
     _print_json({"model": path, "split": args.split, "data": spec.to_dict(), **result})
 
@@ -154,6 +193,7 @@ def export(args):
     if "tflite_int8" in formats:
         spec = _spec_for(args, path)
         spec.image_size, spec.channels = model.image_size, model.channels
+        spec.working_size = model.working_size
         representative = spec.splits()["train_sample"]
     paths = export_model(model, args.out, formats=formats, representative_data=representative)
     _print_json(paths)
@@ -170,7 +210,7 @@ def predict(args):
         raise ValueError(f"{path} has no threshold; calibrate it (train does) first.")
     files = list_images(args.images) if os.path.isdir(args.images) else [args.images]
     on_error = "skip" if args.skip_unreadable else "raise"
-    images, kept = load_images(files, model.image_size, model.channels, on_error)
+    images, kept = load_images(files, model.input_size, model.channels, on_error)
     scores = model.predict(images, batch_size=256, verbose=0)
     normalized = model.normalized_score(images)
     rows = [
@@ -195,10 +235,12 @@ def predict(args):
 
 
 def benchmark(args):
+    if args.kind == "quality":
+        return quality_benchmark(args)
     from ganomaly_keras.benchmark import markdown_report, run_benchmark
 
     report = run_benchmark(
-        training_steps=args.steps,
+        training_steps=args.steps or 30,
         mnist=args.mnist,
         digits=args.digits,
         epochs=args.epochs,
@@ -211,6 +253,27 @@ def benchmark(args):
         write_json_atomically(args.out, report)
     _print_json(report)
     print(markdown_report(report))
+
+
+def quality_benchmark(args):
+    from ganomaly_keras.quality_benchmark import markdown_table, run_quality_benchmark
+    from ganomaly_keras.run import INSPECTION_DEFAULTS
+
+    if not args.folder_suite:
+        raise ValueError("benchmark quality needs --folder-suite DIR (e.g. PIPED's folder).")
+    report = run_quality_benchmark(
+        args.folder_suite,
+        args.out_dir,
+        detector=args.model,
+        model_options={"score": args.score} if args.score else None,
+        steps=args.steps or INSPECTION_DEFAULTS["steps"],
+        image_size=args.image_size or INSPECTION_DEFAULTS["image_size"],
+        batch_size=args.batch_size or INSPECTION_DEFAULTS["batch_size"],
+        augment=args.augment,
+        folders=args.folders,
+        working_size=args.working_size,
+    )
+    print(markdown_table(report))
 
 
 # ----------------------------------------------------------------------- parser
@@ -237,8 +300,19 @@ def build_parser():
     p = commands.add_parser("train", help="train, select, calibrate, test and export")
     _add_data_options(p)
     p.add_argument("--run-dir", default="runs/ganomaly")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--batch-size", type=int, default=64)
+    budget = p.add_argument_group(
+        "training budget (default: 15 epochs of 64; with --folder, 150 steps of 32)"
+    )
+    budget.add_argument("--epochs", type=int, default=None)
+    budget.add_argument("--steps", type=int, default=None,
+                        help="train for exactly this many updates instead of epochs")
+    budget.add_argument("--validation-every", type=int, default=None,
+                        help="with --steps: validate and checkpoint every N steps "
+                        "(default: a fifth of the steps)")
+    budget.add_argument("--batch-size", type=int, default=None)
+    budget.add_argument("--augment", action="store_true",
+                        help="flips, 90-degree rotations, brightness and contrast: "
+                        "for textures and surfaces, not for oriented objects")
     p.add_argument(
         "--model",
         choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan", "egbad", "anogan"),
@@ -252,8 +326,14 @@ def build_parser():
     model.add_argument("--contextual-weight", type=float, help="(50)")
     model.add_argument("--encoder-weight", type=float, help="ganomaly: latent L2 (1)")
     model.add_argument("--latent-weight", type=float, help="skip_ganomaly: feature L2 (1)")
-    model.add_argument("--score", help="ganomaly: latent_mse or latent_l1; "
-                       "simultaneous_encoder_gan: combined, latent_norm or residual")
+    model.add_argument("--score", help="auto (the best on validation; default with "
+                       "--folder), a map term (residual_max, residual_topk, "
+                       "feature_max, standardized_max, standardized_sum) or a paper "
+                       "score (ganomaly: latent_mse, latent_l1; "
+                       "simultaneous_encoder_gan: combined, latent_norm, residual; "
+                       "others: paper)")
+    model.add_argument("--map-smoothing", type=int,
+                       help="box filter of the map scores (3)")
     model.add_argument("--critic-steps", type=int, help="simultaneous_encoder_gan (5)")
     model.add_argument("--search-steps", type=int, help="anogan: latent search steps (100)")
     model.add_argument("--latent-norm-weight", type=float,
@@ -286,8 +366,28 @@ def build_parser():
     p.add_argument("--skip-unreadable", action="store_true")
     p.set_defaults(handler=predict)
 
-    p = commands.add_parser("benchmark", help="training speed, FLOPs, latency, AUROC")
-    p.add_argument("--steps", type=int, default=30, help="timed training steps per shape")
+    p = commands.add_parser(
+        "benchmark",
+        help="speed (training, FLOPs, latency, MNIST AUROC) or quality (image and "
+        "pixel metrics on a suite of inspection folders)",
+    )
+    p.add_argument("kind", nargs="?", choices=("speed", "quality"), default="speed")
+    p.add_argument("--steps", type=int, default=None,
+                   help="speed: timed training steps per shape (30); quality: "
+                   "training steps per folder (150)")
+    p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
+    p.add_argument("--folders", nargs="+", help="quality: only these folders")
+    p.add_argument("--model", default="ganomaly",
+                   choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan",
+                            "egbad", "anogan"), help="quality: the detector")
+    p.add_argument("--score", help="quality: a score term, or auto (default)")
+    p.add_argument("--image-size", type=int, help="quality: model input side (64)")
+    p.add_argument("--working-size", type=int,
+                   help="quality: score at this side over tiles of --image-size")
+    p.add_argument("--batch-size", type=int, help="quality: batch (32)")
+    p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
+    p.add_argument("--out-dir", default="runs/quality",
+                   help="quality: runs, results.json and results.md")
     p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
     p.add_argument("--digits", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=3)

@@ -2,7 +2,9 @@
 
 AUROC and average precision come from scikit-learn (exact and rank based, as unbounded
 scores need; `keras.metrics.AUC` assumes probabilities). Precision, recall and F1 are
-reported at the model's stored threshold when it has one.
+reported at the model's stored threshold when it has one. With ground-truth masks, the
+anomaly maps are also scored per pixel (pixel AUROC and AUPRO, see
+`ganomaly_keras.pixel_metrics`).
 """
 
 import numpy as np
@@ -11,6 +13,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     roc_auc_score,
 )
+
+from ganomaly_keras.pixel_metrics import pixel_metrics, resize_maps
 
 
 def check_labels(labels, n):
@@ -37,12 +41,21 @@ def ranking_metrics(scores, labels):
     }
 
 
-def evaluate_detector(model, images, labels, batch_size=256):
-    """Score `images` with `model` and compare with `labels`.
+def evaluate_detector(model, images, labels, masks=None, batch_size=256):
+    """Score `images` with `model` and compare with `labels` (and `masks`).
+
+    Args:
+        model: a detector of this package.
+        images: float images in [-1, 1] of the model's shape.
+        labels: 1 = anomaly, 0 = normal; both must occur.
+        masks: optional binary ground-truth masks `(n, H, W)` (all zero for normal
+            images). The model's anomaly maps are upsampled bilinearly to `H x W`.
+        batch_size: images per forward pass.
 
     Returns:
-        dict with "auroc", "aupr", "n_normal", "n_anomalous", "scores" (NumPy), and,
-        when the model is calibrated, "threshold", "precision", "recall", "f1".
+        dict with "auroc", "aupr", "n_normal", "n_anomalous", "scores" (NumPy);
+        when the model is calibrated, "threshold", "precision", "recall", "f1"; with
+        masks, "pixel_auroc", "aupro" and "mask_resolution".
     """
     labels = check_labels(labels, len(images))
     scores = model.predict(images, batch_size=batch_size, verbose=0)
@@ -50,6 +63,16 @@ def evaluate_detector(model, images, labels, batch_size=256):
     result.update(
         n_normal=int((labels == 0).sum()), n_anomalous=int(labels.sum()), scores=scores
     )
+    if masks is not None:
+        masks = np.asarray(masks)
+        if masks.ndim != 3 or len(masks) != len(images):
+            raise ValueError(
+                f"masks must have shape (n, height, width) with n = {len(images)} "
+                f"images; got {masks.shape}."
+            )
+        maps = resize_maps(model.predict_maps(images, batch_size), masks.shape[1:])
+        result.update(pixel_metrics(maps, masks))
+        result["mask_resolution"] = int(masks.shape[1])
     fitted = getattr(model, "calibration", None)
     if fitted is not None:
         decisions = (scores > fitted.threshold).astype(np.int64)

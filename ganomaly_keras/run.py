@@ -24,9 +24,14 @@ import keras
 import numpy as np
 from PIL import Image
 
-from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHistory
+from ganomaly_keras.callbacks import (
+    AUROCCallback,
+    BestModelCheckpoint,
+    RunHistory,
+    StepBudget,
+)
 from ganomaly_keras.data.spec import DataSpec, training_input
-from ganomaly_keras.evaluation import evaluate_detector
+from ganomaly_keras.evaluation import evaluate_detector, ranking_metrics
 from ganomaly_keras.export import (
     EXPORT_FORMATS,
     export_model,
@@ -52,17 +57,30 @@ DETECTORS = {
     "anogan": AnoGAN,
 }
 SHARED_OPTIONS = ("latent_size", "width", "extra_layers", "adversarial_weight", "contextual_weight")
+# Every detector takes these (AdversarialDetector's arguments).
+SCORE_OPTIONS = ("score", "map_smoothing")
 MODEL_OPTIONS = {
-    "ganomaly": SHARED_OPTIONS + ("encoder_weight", "score"),
+    "ganomaly": SHARED_OPTIONS + ("encoder_weight",) + SCORE_OPTIONS,
     "skip_ganomaly": SHARED_OPTIONS
-    + ("latent_weight", "reconstruction_score_weight", "feature_score_weight"),
+    + ("latent_weight", "reconstruction_score_weight", "feature_score_weight")
+    + SCORE_OPTIONS,
     "simultaneous_encoder_gan": (
-        "latent_size", "width", "critic_steps", "gradient_penalty_weight", "score",
+        "latent_size", "width", "critic_steps", "gradient_penalty_weight",
         "latent_norm_weight",
-    ),
-    "egbad": ("latent_size", "width", "reconstruction_score_weight", "feature_score_weight"),
-    "anogan": ("latent_size", "width", "search_steps"),
+    ) + SCORE_OPTIONS,
+    "egbad": ("latent_size", "width", "reconstruction_score_weight", "feature_score_weight")
+    + SCORE_OPTIONS,
+    "anogan": ("latent_size", "width", "search_steps") + SCORE_OPTIONS,
 }
+# `score="auto"`: the term with the best validation AUROC, ties broken in this order
+# (map terms see small defects; then the standardised combinations; then the paper's).
+AUTO_SCORE = "auto"
+AUTO_PREFERENCE = (
+    "residual_max", "feature_max", "residual_topk", "standardized_sum", "standardized_max",
+)
+# What `train --folder` uses unless told otherwise: a folder is an inspection task.
+# Measured on PIPED (README, "Inspection on real data").
+INSPECTION_DEFAULTS = {"image_size": 64, "steps": 150, "batch_size": 32, "score": AUTO_SCORE}
 
 
 class RunError(Exception):
@@ -89,17 +107,53 @@ def _finite(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
+def choose_score(aurocs, paper_scores):
+    """The score term with the highest validation AUROC.
+
+    Ties (within 1e-9) go to the earliest of `AUTO_PREFERENCE`, then of
+    `paper_scores`. Only validation figures may be passed here.
+
+    Args:
+        aurocs: dict of term -> validation AUROC.
+        paper_scores: the model's paper terms.
+    """
+    order = [t for t in AUTO_PREFERENCE + tuple(paper_scores) if t in aurocs]
+    best = max(aurocs[t] for t in order)
+    return next(t for t in order if aurocs[t] >= best - 1e-9)
+
+
+def _budget(epochs, steps, validation_every):
+    """`(epochs, steps_per_epoch)` for `fit`: epochs as given, or a step budget
+    split into `validation_every`-step epochs."""
+    if steps is None:
+        if epochs is None or int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
+        return int(epochs), None
+    if epochs is not None:
+        raise ValueError("give epochs or steps, not both.")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+    every = validation_every or max(1, -(-int(steps) // 5))
+    if int(every) != every or every < 1:
+        raise ValueError(f"validation_every must be a positive integer; got {every!r}.")
+    every = min(int(every), int(steps))
+    return -(-int(steps) // every), every
+
+
 def train_run(
     run_dir,
     spec,
     model_options=None,
     detector="ganomaly",
-    epochs=15,
+    epochs=None,
     batch_size=64,
     jit_compile="auto",
     export_formats=EXPORT_FORMATS,
     overwrite=False,
     verbose="auto",
+    steps=None,
+    validation_every=None,
+    augment=False,
 ):
     """Train, select on validation, calibrate, test once, export. Returns metrics.
 
@@ -110,13 +164,30 @@ def train_run(
             (`MODEL_OPTIONS[detector]`).
         detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly",
             "simultaneous_encoder_gan", "egbad" or "anogan".
-        epochs, batch_size: training length and batch.
+        epochs: training length in passes over the data (15 when neither epochs nor
+            steps is given).
+        batch_size: images per update.
         jit_compile: passed to `compile`.
         export_formats: formats for `export_model`; empty for none. Formats the
             detector cannot produce are skipped, with the reason in metrics.json.
         overwrite: start over in a run directory that holds another or a finished run.
         verbose: Keras' progress bar setting.
+        steps: training length in updates instead of epochs: exactly this many.
+            Validation, checkpoints and TensorBoard then run every
+            `validation_every` steps (default: a fifth of the budget).
+        validation_every: with steps, the cadence of validation and checkpoints.
+        augment: apply `ganomaly_keras.data.augmentation` (flips, 90-degree
+            rotations, brightness, contrast) to training batches: for textures.
+
+    With `model_options["score"] == "auto"`, every score term is compared on the
+    validation split at each validation, the best (epoch, term) pair is kept, and
+    the chosen term is recorded in metrics.json and the export's metadata.
     """
+    if epochs is None and steps is None:
+        epochs = 15
+    epochs_to_run, steps_per_epoch = _budget(epochs, steps, validation_every)
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {sorted(DETECTORS)}; got {detector!r}.")
     model_options = dict(model_options or {})
@@ -130,7 +201,10 @@ def train_run(
         "data": spec.to_dict(),
         "detector": detector,
         "model": model_options,
-        "training": {"epochs": epochs, "batch_size": batch_size, "jit_compile": jit_compile},
+        "training": {
+            "epochs": epochs, "steps": steps, "validation_every": steps_per_epoch,
+            "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
+        },
         "export_formats": list(export_formats),
     }
     previous = _load_config(run_dir)
@@ -150,8 +224,13 @@ def train_run(
     splits = spec.splits()
     val, test = splits["validation"], splits["test"]
     keras.utils.set_random_seed(spec.seed)
+    auto_score = model_options.get("score") == AUTO_SCORE
+    constructor_options = {
+        k: v for k, v in model_options.items() if not (k == "score" and auto_score)
+    }
     model = DETECTORS[detector](
-        image_size=spec.image_size, channels=splits["channels"], seed=spec.seed, **model_options
+        image_size=spec.image_size, channels=splits["channels"], seed=spec.seed,
+        working_size=spec.working_size, **constructor_options,
     )
     if overwrite and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
@@ -164,10 +243,16 @@ def train_run(
     callbacks = []
     if has_both_labels:
         callbacks += [
-            AUROCCallback(val.images, val.labels),
+            AUROCCallback(
+                val.images, val.labels,
+                terms=model.available_scores if auto_score else None, masks=val.masks,
+                normal_images=splits["train_sample"],
+            ),
             BestModelCheckpoint(best_path, monitor="val_auroc", mode="max"),
-            TensorBoardImages(log_dir, val.images, val.labels),
+            TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks),
         ]
+    if steps is not None:
+        callbacks.append(StepBudget(steps))
     history = RunHistory(os.path.join(run_dir, "history.json"))
     callbacks += [
         # History before the backup: an interruption between the two redoes the
@@ -181,17 +266,21 @@ def train_run(
         keras.callbacks.TensorBoard(log_dir),
     ]
     start = time.perf_counter()
-    train_input = training_input(splits["train"], spec, batch_size)
+    train_input = training_input(
+        splits["train"], spec, batch_size, repeat=steps is not None, augment=augment
+    )
     streamed = not isinstance(train_input, np.ndarray)  # batched and shuffled already
     model.fit(
         train_input,
-        epochs=epochs,
+        epochs=epochs_to_run,
+        steps_per_epoch=steps_per_epoch,
         batch_size=None if streamed else batch_size,
         shuffle=not streamed,
         callbacks=callbacks,
         verbose=verbose,
     )
     seconds = time.perf_counter() - start
+    trained_steps = int(model.optimizer.iterations.numpy())
 
     # Select: the best epoch by val_auroc (the last epoch without labelled validation).
     if has_both_labels and os.path.exists(best_path):
@@ -199,25 +288,57 @@ def train_run(
         with open(best_path + ".best.json") as handle:
             selected = json.load(handle)
     else:
-        selected = {"monitor": None, "epoch": epochs - 1}
+        selected = {"monitor": None, "epoch": epochs_to_run - 1}
+    # Statistics of the standardised terms: normal training images, never the
+    # validation images a score is selected and calibrated on.
+    model.fit_normal_statistics(splits["train_sample"])
+    score_choice = {"name": model.score, "selected_by": "given"}
+    if auto_score and has_both_labels:
+        aurocs = {
+            name: ranking_metrics(values, val.labels)["auroc"]
+            for name, values in model.predict_terms(val.images).items()
+        }
+        chosen = choose_score(aurocs, model.paper_scores)
+        model = model.with_score(chosen)
+        score_choice = {
+            "name": chosen, "selected_by": "validation AUROC (score=auto)",
+            "validation_auroc_by_term": aurocs,
+        }
+    elif auto_score:
+        score_choice["selected_by"] = "default: validation has no anomalies for score=auto"
+    score_choice["definition"] = model.score_definition
     model.calibrate(val.images, val.labels if has_both_labels else None)
     save_model_atomically(model, os.path.join(run_dir, "model.keras"))
-    result = evaluate_detector(model, test.images, test.labels)
+    result = evaluate_detector(model, test.images, test.labels, masks=test.masks)
     Image.fromarray(roc_curve_image(result["scores"], test.labels)).save(
         os.path.join(run_dir, "roc_curve.png")
     )
     validation = (
-        evaluate_detector(model, val.images, val.labels) if has_both_labels else {}
+        evaluate_detector(model, val.images, val.labels, masks=val.masks)
+        if has_both_labels else {}
     )
     metrics = {
         "data": splits["summary"],
         "selected_epoch": selected["epoch"],
         "selected_by": selected["monitor"] or "last epoch (validation has no anomalies)",
-        "validation": {k: _finite(validation.get(k)) for k in ("auroc", "aupr", "f1")},
+        "score": score_choice,
+        "validation": {
+            k: _finite(validation.get(k))
+            for k in ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
+            if k in validation
+        },
         "test": {
             k: _finite(result.get(k))
-            for k in ("auroc", "aupr", "precision", "recall", "f1", "threshold")
+            for k in ("auroc", "aupr", "precision", "recall", "f1", "threshold",
+                      "pixel_auroc", "aupro")
+            if k in result
         },
+        "pixel_evaluation": (
+            f"anomaly maps upsampled bilinearly to the masks' {result['mask_resolution']}"
+            "x" f"{result['mask_resolution']} pixels"
+            if "mask_resolution" in result else None
+        ),
+        "training_steps": trained_steps,
         "training_seconds_this_session": round(seconds, 1),
         "resumed_at_epoch": history.first_epoch or None,
         "calibration": model.calibration._asdict(),
@@ -235,7 +356,11 @@ def train_run(
             formats=export_formats,
             representative_data=splits["train_sample"],
             training_data=splits["summary"],
-            validation={"auroc": metrics["validation"]["auroc"], "selected_epoch": selected["epoch"]},
+            validation={
+                "auroc": metrics["validation"].get("auroc"),
+                "selected_epoch": selected["epoch"],
+                "score_selected_by": score_choice["selected_by"],
+            },
         )
         metrics["export"] = {k: os.path.relpath(v, run_dir) for k, v in paths.items()}
     write_json_atomically(os.path.join(run_dir, "metrics.json"), metrics)

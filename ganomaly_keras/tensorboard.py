@@ -49,6 +49,31 @@ def reconstruction_grid(images, reconstructions):
     return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
 
 
+def mask_overlay_grid(images, maps, masks):
+    """One RGB image in [0, 1]: rows input / anomaly map / input with the defect
+    mask in red.
+
+    Args:
+        images: `(n, h, w, c)` in [-1, 1].
+        maps: the model's anomaly maps `(n, h, w)`, scaled together by their maximum.
+        masks: binary masks `(n, H, W)`, resized to `h x w` (nearest) for display.
+    """
+    images = (np.asarray(images, np.float32) + 1.0) / 2.0
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    maps = np.asarray(maps, np.float32)
+    span = max(float(maps.max() - maps.min()), 1e-12)
+    heat = heat_map((maps - maps.min()) / span)
+    size = images.shape[1:3]
+    shown = tf.image.resize(
+        np.asarray(masks, np.float32)[..., None], size, method="nearest"
+    ).numpy()
+    red = np.array([1.0, 0.0, 0.0], np.float32)
+    overlay = images * (1 - 0.5 * shown) + 0.5 * shown * red
+    rows = [images, heat, overlay]
+    return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
+
+
 def roc_curve_image(scores, labels, size=256):
     """The ROC curve of `scores` against `labels` drawn as an RGB uint8 image."""
     fpr, tpr, _ = roc_curve(labels, scores)
@@ -78,7 +103,9 @@ class TensorBoardImages(keras.callbacks.Callback):
     - `reconstructions`: up to `max_images` fixed images (half normal, half anomalous
       when there are both), their reconstructions and absolute residual heat maps;
     - `scores/normal` and `scores/anomalous`: histograms of the anomaly scores;
-    - `roc_curve`: the ROC curve with its AUROC.
+    - `roc_curve`: the ROC curve with its AUROC;
+    - with `masks`, `anomaly_maps`: the same images, the anomaly map of the model's
+      score and the ground-truth mask over the image, side by side.
 
     The model needs `reconstruct(x)` (every detector of this package has it).
 
@@ -89,6 +116,8 @@ class TensorBoardImages(keras.callbacks.Callback):
         every: write every this many epochs.
         max_images: images in the reconstruction grid.
         seed: picks the grid's images.
+        batch_size: images per forward pass.
+        masks: optional binary ground-truth masks `(n, H, W)` of the images.
 
     Example:
     ```python
@@ -100,9 +129,13 @@ class TensorBoardImages(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, log_dir, images, labels, every=1, max_images=8, seed=0, batch_size=256):
+    def __init__(
+        self, log_dir, images, labels, every=1, max_images=8, seed=0, batch_size=256,
+        masks=None,
+    ):
         super().__init__()
         self.images = images
+        self.masks = masks
         self.labels = check_labels(labels, len(images))
         if every < 1:
             raise ValueError(f"every must be >= 1; got {every}.")
@@ -149,6 +182,17 @@ class TensorBoardImages(keras.callbacks.Callback):
             tf.summary.histogram("scores/normal", scores[self.labels == 0])
             tf.summary.histogram("scores/anomalous", scores[self.labels == 1])
             tf.summary.image("roc_curve", roc_curve_image(scores, self.labels)[None])
+            if self.masks is not None:
+                overlay = mask_overlay_grid(
+                    sample, self.model.predict_maps(sample),
+                    np.asarray(self.masks)[self.grid_indices],
+                )
+                tf.summary.image(
+                    "anomaly_maps",
+                    overlay[None],
+                    description="rows: input, the score's anomaly map, ground-truth "
+                    "mask in red",
+                )
         self._writer.flush()
 
     def on_train_end(self, logs=None):

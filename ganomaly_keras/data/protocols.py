@@ -3,16 +3,18 @@
 Label convention everywhere: 1 = anomaly, 0 = normal.
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 
 class Split(NamedTuple):
-    """Images and anomaly labels (1 = anomaly) of one protocol split."""
+    """Images and anomaly labels (1 = anomaly) of one protocol split, with binary
+    ground-truth masks `(n, h, w)` where the data has them (None otherwise)."""
 
     images: np.ndarray
     labels: np.ndarray
+    masks: Optional[np.ndarray] = None
 
 
 def _check_images_and_classes(images, classes, wanted_class, role):

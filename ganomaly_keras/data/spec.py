@@ -35,7 +35,8 @@ class DataSpec:
         name: the tfds dataset name.
         data_dir: tfds' data folder.
         image_size, channels: the model's input; channels None = the data's own
-            (1 for digits and MNIST-like data).
+            (1 for digits and MNIST-like data; a folder's first training image
+            decides: 1 if it is grayscale, else 3).
         abnormal_class: leave-one-class-out: this class is the anomaly.
         normal_class: one-class protocol: this class is normal, all others anomalous
             (overrides abnormal_class).
@@ -43,6 +44,9 @@ class DataSpec:
         seed: fixes every split.
         validation_fraction: share of normal training images held out for validation.
         on_error: folders only: "raise" or "skip" unreadable images.
+        working_size: optional side at which images are loaded and scored, larger
+            than `image_size`: training then takes random `image_size` patches and
+            scoring runs over tiles (`ganomaly_keras.tiling`).
     """
 
     source: str = "digits"
@@ -51,6 +55,7 @@ class DataSpec:
     data_dir: Optional[str] = None
     image_size: int = 32
     channels: Optional[int] = None
+    working_size: Optional[int] = None
     abnormal_class: int = 0
     normal_class: Optional[int] = None
     contamination: float = 0.0
@@ -67,8 +72,17 @@ class DataSpec:
             raise FileNotFoundError(f"{self.source} path {self.path!r} does not exist.")
         if self.source == "tfds" and not self.name:
             raise ValueError("source 'tfds' needs a dataset name (e.g. mnist).")
+        if self.working_size is not None:
+            from ganomaly_keras.tiling import validate_working_size
+
+            self.working_size = validate_working_size(self.working_size, self.image_size)
         if self.normal_class is not None and self.contamination:
             raise ValueError("contamination applies to leave-one-class-out, not one-class.")
+
+    @property
+    def load_size(self):
+        """The side images are loaded at: `working_size` when tiling."""
+        return self.working_size or self.image_size
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -93,15 +107,15 @@ class DataSpec:
         if self.source == "digits":
             from ganomaly_keras.data.digits import load_digits
 
-            return load_digits(self.image_size, channels), None
+            return load_digits(self.load_size, channels), None
         if self.source == "npz":
             from ganomaly_keras.data.npz import load_npz
 
-            return None, load_npz(self.path, self.image_size, channels)
+            return None, load_npz(self.path, self.load_size, channels)
         from ganomaly_keras.data.tfds import load_tfds
 
         return None, load_tfds(
-            self.name, self.image_size, self.channels, data_dir=self.data_dir
+            self.name, self.load_size, self.channels, data_dir=self.data_dir
         )
 
     def splits(self):
@@ -153,26 +167,37 @@ class DataSpec:
         }
 
     def _folder_splits(self):
-        from ganomaly_keras.data.folders import folder_protocol, load_images, load_split
+        from ganomaly_keras.data.folders import folder_protocol, load_images
+        from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
         from ganomaly_keras.data.protocols import Split
 
-        channels = self.channels or 1
+        check_ground_truth(self.path)
         files = folder_protocol(
             self.path, validation_fraction=self.validation_fraction, seed=self.seed
         )
-        size = self.image_size
+        channels = self.channels or image_channels(files["train"].paths[0])
+        size = self.load_size
         sample_paths = files["train"].paths[:SAMPLE_IMAGES]
         sample, _ = load_images(sample_paths, size, channels, self.on_error)
-        validation = Split(*load_split(files["validation"], size, channels, self.on_error))
-        test = Split(*load_split(files["test"], size, channels, self.on_error))
+        mask_size = evaluation_size(files["test"].paths, size)
+
+        def load(split):
+            images, kept = load_images(split.paths, size, channels, self.on_error)
+            split = split.subset(kept)
+            masks = load_masks(split.paths, split.masks, split.labels, mask_size)
+            return Split(images, split.labels, masks)
+
+        validation, test = load(files["validation"]), load(files["test"])
         splits = {"train": files["train"], "validation": validation, "test": test}
+        summary = self._summary(splits)
+        summary["mask_resolution"] = mask_size if test.masks is not None else None
         return {
             "train": files["train"],
             "train_sample": sample,
             "validation": validation,
             "test": test,
             "channels": channels,
-            "summary": self._summary(splits),
+            "summary": summary,
         }
 
     def _summary(self, splits):
@@ -197,14 +222,52 @@ class DataSpec:
         }
 
 
-def training_input(train, spec, batch_size, shuffle=True):
-    """What `fit` takes for a `splits()["train"]`: arrays as they are, folders as a
-    streaming shuffled dataset of batches."""
+def image_channels(path):
+    """1 for a grayscale image file, 3 for a colour one (alpha ignored)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return 1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    except OSError as error:
+        raise ValueError(f"cannot read image file {path!r}: {error}") from None
+
+
+def training_input(train, spec, batch_size, shuffle=True, repeat=False, augment=False):
+    """What `fit` takes for a `splits()["train"]`.
+
+    Arrays pass as they are; folders become a streaming shuffled dataset of batches.
+    With `repeat` (a step budget), `augment` (texture augmentations, see
+    `ganomaly_keras.data.augmentation`) or a `working_size` (random `image_size`
+    patches of working-size images), arrays become a seeded shuffled dataset too,
+    repeated endlessly with `repeat`.
+    """
+    import tensorflow as tf
+
+    from ganomaly_keras.data.augmentation import augment_dataset
     from ganomaly_keras.data.folders import FileSplit, image_dataset
 
     if isinstance(train, FileSplit):
-        return image_dataset(
-            train, spec.image_size, spec.channels or 1, batch_size,
-            shuffle=shuffle, seed=spec.seed, on_error=spec.on_error,
+        dataset = image_dataset(
+            train, spec.load_size, spec.channels or image_channels(train.paths[0]),
+            batch_size, shuffle=shuffle, seed=spec.seed, on_error=spec.on_error,
         )
-    return train
+    elif repeat or augment or spec.working_size:
+        dataset = tf.data.Dataset.from_tensor_slices(train)
+        if shuffle:
+            dataset = dataset.shuffle(len(train), seed=spec.seed, reshuffle_each_iteration=True)
+        dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    else:
+        return train
+    if repeat:
+        dataset = dataset.repeat()
+    if spec.working_size and spec.working_size != spec.image_size:
+        from ganomaly_keras.tiling import random_patches
+
+        dataset = dataset.map(
+            lambda images: random_patches(images, spec.image_size),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if augment:
+        dataset = augment_dataset(dataset, seed=spec.seed)
+    return dataset

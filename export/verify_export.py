@@ -94,7 +94,9 @@ def main(argv=None):
     rows = compare_runtimes(runtimes, images, labels)
     checks = check_targets(rows)
     print(f"{len(images)} labelled images ({int(labels.sum())} anomalous); "
-          "differences are against the Keras model\n")
+          "differences are against the Keras model")
+    score = metadata.get("score", {})
+    print(f"score: {score.get('name')}: {score.get('definition')}\n")
     print(markdown_table(rows))
     print("\n| target | measured | result |\n|---|---|---|")
     for name, value, passed in checks:

@@ -171,9 +171,13 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         path: the `.keras` file.
         monitor: the log to watch (default `val_auroc`, from `AUROCCallback`).
         mode: "max" or "min".
+        tie_breaker: optional log that decides between epochs whose `monitor` is
+            equal, in the same `mode` (e.g. `val_aupro`: on a small validation split
+            image AUROC saturates at 1.0 early, and the first epoch to reach it is
+            not the one whose maps localise best). Epochs without it never win a tie.
     """
 
-    def __init__(self, path, monitor="val_auroc", mode="max"):
+    def __init__(self, path, monitor="val_auroc", mode="max", tie_breaker=None):
         super().__init__()
         if mode not in ("max", "min"):
             raise ValueError(f'mode must be "max" or "min"; got {mode!r}.')
@@ -181,32 +185,43 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = mode
         self.state_path = self.path + ".best.json"
+        self.tie_breaker = tie_breaker
         self.best = None
+        self.best_tie = None
         self.best_epoch = None
 
     def on_train_begin(self, logs=None):
-        self.best, self.best_epoch = None, None
+        self.best, self.best_tie, self.best_epoch = None, None, None
         if os.path.exists(self.state_path) and os.path.exists(self.path):
             with open(self.state_path) as handle:
                 state = json.load(handle)
             self.best, self.best_epoch = state["best"], state["epoch"]
+            self.best_tie = state.get("tie")
 
-    def _improves(self, value):
-        if self.best is None:
+    def _better(self, value, than):
+        return value > than if self.mode == "max" else value < than
+
+    def _improves(self, value, tie):
+        if self.best is None or self._better(value, self.best):
             return True
-        return value > self.best if self.mode == "max" else value < self.best
+        if value != self.best or tie is None:
+            return False
+        return self.best_tie is None or self._better(tie, self.best_tie)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
         value = float(value)
-        if self._improves(value):
+        tie = (logs or {}).get(self.tie_breaker) if self.tie_breaker else None
+        tie = None if tie is None else float(tie)
+        if self._improves(value, tie):
             save_model_atomically(self.model, self.path)
-            self.best, self.best_epoch = value, int(epoch)
+            self.best, self.best_tie, self.best_epoch = value, tie, int(epoch)
             write_json_atomically(
                 self.state_path,
-                {"monitor": self.monitor, "best": value, "epoch": int(epoch)},
+                {"monitor": self.monitor, "best": value, "epoch": int(epoch),
+                 "tie_breaker": self.tie_breaker, "tie": tie},
             )
 
 

@@ -248,7 +248,10 @@ def train_run(
                 terms=model.available_scores if auto_score else None, masks=val.masks,
                 normal_images=splits["train_sample"],
             ),
-            BestModelCheckpoint(best_path, monitor="val_auroc", mode="max"),
+            BestModelCheckpoint(
+                best_path, monitor="val_auroc", mode="max",
+                tie_breaker="val_aupro" if val.masks is not None else None,
+            ),
             TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks),
         ]
     if steps is not None:

@@ -72,7 +72,9 @@ def test_scores_follow_their_definitions(rng, score):
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
     variants, _ = model.score_variants(x)
     np.testing.assert_allclose(variants[score], expected, rtol=1e-5)
-    assert model.score_definition
+    definition = model.score_definition  # names exactly the parts the score uses
+    assert ("||E(x)||" in definition) == (score != "residual")
+    assert ("G(E(x))" in definition) == (score != "latent_norm")
 
 
 def test_bad_options_are_clear_errors():

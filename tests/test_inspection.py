@@ -341,3 +341,21 @@ def test_export_of_a_tiled_model_matches_keras(rng, tmp_path):
     outputs = TFLiteRuntime(paths["tflite_float32"]).run(pixels)
     np.testing.assert_allclose(outputs["anomaly_score"], expected, rtol=1e-4, atol=1e-6)
     assert outputs["anomaly_map"].shape == (6, 32, 32)
+
+
+def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
+    from ganomaly_keras.callbacks import BestModelCheckpoint
+
+    model = GANomaly(image_size=16, channels=1, **TINY)
+    checkpoint = BestModelCheckpoint(str(tmp_path / "best.keras"), tie_breaker="val_aupro")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    for epoch, (auroc, aupro_value) in enumerate([(1.0, 0.5), (1.0, 0.8), (1.0, 0.7), (0.9, 0.95)]):
+        checkpoint.on_epoch_end(epoch, {"val_auroc": auroc, "val_aupro": aupro_value})
+    assert checkpoint.best_epoch == 1
+    without = BestModelCheckpoint(str(tmp_path / "other.keras"))
+    without.set_model(model)
+    without.on_train_begin()
+    for epoch in range(3):
+        without.on_epoch_end(epoch, {"val_auroc": 1.0})
+    assert without.best_epoch == 0  # no tie-breaker: the first best stays

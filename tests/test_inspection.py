@@ -253,8 +253,9 @@ def test_a_folder_run_reports_pixel_metrics(tmp_path):
 # ---------------------------------------------------------------------- export
 
 
-@pytest.mark.parametrize("score", ["residual_topk", "feature_max", "standardized_max",
-                                   "standardized_sum"])
+# residual_topk exercises TOPK_V2; standardized_sum the feature maps (bilinear resize),
+# residual_max and the stored statistics; the tiled export below, tiling.
+@pytest.mark.parametrize("score", ["residual_topk", "standardized_sum"])
 def test_export_of_a_map_score_matches_keras(score, rng, tmp_path):
     x = rng.uniform(-1, 1, (12, 16, 16, 1)).astype("float32")
     model = GANomaly(image_size=16, channels=1, score=score, seed=0, **TINY)

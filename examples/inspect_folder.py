@@ -1,19 +1,21 @@
 """
 Title: Anomaly detection on a folder of inspection images
-Description: Train GANomaly on an MVTec-AD-layout folder, watch it in TensorBoard,
-calibrate a threshold on validation data and test once.
+Description: Train GANomaly on an MVTec-AD-layout folder with a map-based score, watch
+it in TensorBoard, calibrate a threshold on validation data and test once, with pixel
+metrics where the folder has ground-truth masks.
 
-A folder in the MVTec AD layout (`train/good`, `test/good`, `test/<defect>/`) or the
-GANomaly reference layout (`train/0.normal`, `test/0.normal`, `test/1.abnormal`) of
-PNG, JPEG or BMP images of any size is all it takes. Training images stream from disk.
+A folder in the MVTec AD layout (`train/good`, `test/good`, `test/<defect>/`, optional
+`ground_truth/<defect>/<name>_mask.png`) or the GANomaly reference layout
+(`train/0.normal`, `test/0.normal`, `test/1.abnormal`) of PNG, JPEG or BMP images of
+any size is all it takes. Training images stream from disk. `ganomaly-keras train
+--folder DIR` does the same in one command; this script shows the Python API.
 
 With `--demo DIR` the script first writes such a folder from scikit-learn's digits
 (digit 0 plays the defect), so it runs offline with nothing to download.
 
 Usage:
     python examples/inspect_folder.py --demo runs/demo_folder
-    python examples/inspect_folder.py --folder path/to/mvtec/bottle --image-size 64 \
-        --channels 3 --epochs 15
+    python examples/inspect_folder.py --folder ../shared/data/piped/PA_BDP01_TL
     tensorboard --logdir runs/folder/logs
 """
 
@@ -29,7 +31,7 @@ from PIL import Image
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.callbacks import AUROCCallback
-from ganomaly_keras.data import folder_protocol, image_dataset, load_split
+from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector
 from ganomaly_keras.saving import save_model_atomically
 from ganomaly_keras.tensorboard import TensorBoardImages
@@ -65,52 +67,58 @@ def main():
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--folder", help="dataset folder (MVTec or reference layout)")
     source.add_argument("--demo", help="write a demo folder from digits here and use it")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--channels", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=None,
+                        help="default: 1 for grayscale images, else 3")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--score", default="residual_max",
+                        help="a score term of ganomaly_keras.scoring")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/folder")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="skip corrupt image files with a warning instead of failing")
     args = parser.parse_args()
     root = write_demo_folder(args.demo, args.seed) if args.demo else args.folder
-    on_error = "skip" if args.skip_unreadable else "raise"
-    size, channels = args.image_size, args.channels
 
     # Train / validation / test from the folder; validation borrows a stratified 20%
     # of the test folder so that AUROC can be watched without touching test images.
-    splits = folder_protocol(root, seed=args.seed)
-    print({name: len(split) for name, split in splits.items()})
-    train = image_dataset(
-        splits["train"], size, channels, args.batch_size, shuffle=True,
-        seed=args.seed, on_error=on_error,
-    )
-    val_x, val_y = load_split(splits["validation"], size, channels, on_error)
+    # Validation and test carry their ground-truth masks where the folder has them.
+    spec = DataSpec(source="folder", path=root, image_size=args.image_size,
+                    channels=args.channels, seed=args.seed,
+                    on_error="skip" if args.skip_unreadable else "raise")
+    splits = spec.splits()
+    val, test = splits["validation"], splits["test"]
+    print(splits["summary"]["splits"])
+    # Batches streamed from disk, reshuffled each pass, repeated for a step budget.
+    train = training_input(splits["train"], spec, args.batch_size, repeat=True)
 
     keras.utils.set_random_seed(args.seed)
-    model = GANomaly(image_size=size, channels=channels, seed=args.seed)
+    model = GANomaly(image_size=args.image_size, channels=splits["channels"],
+                     score=args.score, seed=args.seed)
     model.compile()
     log_dir = os.path.join(args.out, "logs")
+    every = 30  # validate (AUROC, pixel AUROC, AUPRO) every 30 steps
     model.fit(
         train,
-        epochs=args.epochs,
-        shuffle=False,  # image_dataset reshuffles the files every epoch itself
+        steps_per_epoch=every,
+        epochs=max(1, args.steps // every),
         verbose=2,
         callbacks=[
-            AUROCCallback(val_x, val_y),
+            AUROCCallback(val.images, val.labels, masks=val.masks),
             keras.callbacks.TensorBoard(log_dir),
-            TensorBoardImages(log_dir, val_x, val_y),
+            TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks),
         ],
     )
 
-    # Threshold from validation (F1-optimal), then the test folder once.
-    model.calibrate(val_x, val_y)
-    test_x, test_y = load_split(splits["test"], size, channels, on_error)
-    result = evaluate_detector(model, test_x, test_y)
+    # Normal statistics (standardised scores) from training images; threshold from
+    # validation (F1-optimal); then the test split once.
+    model.fit_normal_statistics(splits["train_sample"])
+    model.calibrate(val.images, val.labels)
+    result = evaluate_detector(model, test.images, test.labels, masks=test.masks)
     path = save_model_atomically(model, os.path.join(args.out, "ganomaly.keras"))
     summary = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
-    print(json.dumps({"model": path, "test": summary}))
+    print(json.dumps({"model": path, "score": model.score, "test": summary}))
 
 
 if __name__ == "__main__":

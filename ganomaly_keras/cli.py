@@ -189,13 +189,21 @@ def export(args):
 
     path, model = _load(args.model)
     formats = args.formats or supported_formats(model)
-    representative = None
-    if "tflite_int8" in formats:
+    run_dir = os.path.dirname(os.path.abspath(path))
+    known_data = _data_given(args) or os.path.exists(os.path.join(run_dir, "config.json"))
+    splits = None
+    if "tflite_int8" in formats or known_data:
         spec = _spec_for(args, path)
         spec.image_size, spec.channels = model.image_size, model.channels
         spec.working_size = model.working_size
-        representative = spec.splits()["train_sample"]
-    paths = export_model(model, args.out, formats=formats, representative_data=representative)
+        splits = spec.splits()
+    paths = export_model(
+        model, args.out, formats=formats,
+        representative_data=splits["train_sample"] if splits else None,
+        # The data the model came from, so that verify_export tests it on its own
+        # test split (without it, verify_export falls back to the digits).
+        training_data=splits["summary"] if splits and known_data else None,
+    )
     _print_json(paths)
 
 

@@ -9,7 +9,7 @@
     model_float16.tflite         float16 weights
     model_dynamic.tflite         int8 weights, float activations (dynamic range)
     model_int8.tflite            int8 weights and activations, calibrated on normal
-                                 images
+                                 images and copies of them with synthetic defects
     metadata.json                everything a device needs to run and trust the model
     MODEL_CARD.md                the same for a reader
 
@@ -57,7 +57,8 @@ SERVING_SIGNATURE = "serving_default"
 EDGE_SIGNATURE = "serve_batch1"
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("anomaly_score", "normalized_score", "is_anomaly", "anomaly_map")
-# Images used to calibrate int8 activation ranges, at most.
+# Images used to calibrate int8 activation ranges, at most: half normal training
+# images, half copies of them with a synthetic defect (see with_synthetic_defects).
 MAX_REPRESENTATIVE_IMAGES = 256
 
 
@@ -136,8 +137,30 @@ def _representative_images(representative_data, image_shape):
     if len(images) == 0:
         raise ValueError("representative_data holds no images.")
     rng = np.random.default_rng(0)
-    chosen = rng.permutation(len(images))[:MAX_REPRESENTATIVE_IMAGES]
-    return images[np.sort(chosen)]
+    chosen = rng.permutation(len(images))[: MAX_REPRESENTATIVE_IMAGES // 2]
+    normal = images[np.sort(chosen)]
+    return np.concatenate([normal, with_synthetic_defects(normal)])
+
+
+def with_synthetic_defects(images, seed=0):
+    """Copies of uint8 images, each with one rectangle of random colour pasted in.
+
+    int8 activation ranges are calibrated on representative images. Calibrated on
+    normal images alone, the residual and anomaly-map tensors get the small range of
+    normal residuals, and every defect's residual is clipped to it: a map-based
+    score then saturates (measured on PIPED PA_BDP01_TL with `residual_max`: int8
+    AUROC 0.838 against 1.000 in float32). Half of the representative images are
+    these copies, so the ranges also cover anomalous residuals (int8 AUROC 1.000,
+    correlation with float32 0.9998).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.array(images, copy=True)
+    side = out.shape[1]
+    for image in out:
+        h, w = rng.integers(max(1, side // 10), max(2, side // 3), 2)
+        y, x = rng.integers(0, side - h + 1), rng.integers(0, side - w + 1)
+        image[y : y + h, x : x + w] = rng.integers(0, 256, image.shape[-1])
+    return out
 
 
 def convert_to_tflite(saved_model_dir, variant, representative_images=None):

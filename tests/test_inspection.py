@@ -360,3 +360,17 @@ def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
     for epoch in range(3):
         without.on_epoch_end(epoch, {"val_auroc": 1.0})
     assert without.best_epoch == 0  # no tie-breaker: the first best stays
+
+
+def test_int8_calibration_images_include_copies_with_a_synthetic_defect():
+    from ganomaly_keras.export import _representative_images, with_synthetic_defects
+
+    normal = np.full((10, 32, 32, 3), 120, np.uint8)
+    copies = with_synthetic_defects(normal)
+    assert copies.shape == normal.shape and copies.dtype == np.uint8
+    changed = (copies != normal).any(axis=-1)
+    for mask in changed:  # one rectangle per image, at least 3x3 at 32 px
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        assert mask.sum() == len(rows) * len(cols) >= 9
+    representative = _representative_images(normal, (32, 32, 3))
+    assert len(representative) == 20 and (representative[:10] == normal).all()

@@ -7,8 +7,7 @@ import sys
 import keras
 import numpy as np
 
-from ganomaly_keras.evaluation import check_labels, ranking_metrics
-from ganomaly_keras.pixel_metrics import pixel_metrics, resize_maps
+from ganomaly_keras.evaluation import check_labels, pixel_evaluation, ranking_metrics
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 
 
@@ -84,22 +83,23 @@ class AUROCCallback(keras.callbacks.Callback):
         last = self.params.get("epochs") == epoch + 1
         if (epoch + 1) % self.every and not last:
             return
-        scores = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
-        metrics = ranking_metrics(scores, self.labels)
-        extra = {}
+        terms = {}
         if self.terms:
             if self.normal_images is not None:
                 self.model.fit_normal_statistics(self.normal_images, self.batch_size)
             terms = self.model.predict_terms(self.images, self.terms, self.batch_size)
-            extra = {
-                f"val_auroc_{name}": ranking_metrics(values, self.labels)["auroc"]
-                for name, values in terms.items()
-            }
+        scores = terms.get(self.model.score)  # scored already, with every other term
+        if scores is None:
+            scores = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        metrics = ranking_metrics(scores, self.labels)
+        extra = {
+            f"val_auroc_{name}": ranking_metrics(values, self.labels)["auroc"]
+            for name, values in terms.items()
+        }
+        if extra:
             metrics["auroc"] = max(extra.values())
         if self.masks is not None:
-            maps = resize_maps(self.model.predict_maps(self.images, self.batch_size),
-                               self.masks.shape[1:])
-            found = pixel_metrics(maps, self.masks)
+            found = pixel_evaluation(self.model, self.images, self.masks, self.batch_size)
             extra.update({f"val_{k}": v for k, v in found.items() if v is not None})
         if logs is not None:
             logs["val_auroc"] = metrics["auroc"]

@@ -93,9 +93,7 @@ def _training_budget(args):
     from ganomaly_keras.run import INSPECTION_DEFAULTS
 
     inspecting = bool(args.folder)
-    epochs, steps = args.epochs, args.steps
-    if epochs is not None and steps is not None:
-        raise ValueError("give --epochs or --steps, not both.")
+    epochs, steps = args.epochs, args.steps  # both given: train_run refuses it
     if epochs is None and steps is None:
         if inspecting:
             steps = INSPECTION_DEFAULTS["steps"]

@@ -41,6 +41,19 @@ def ranking_metrics(scores, labels):
     }
 
 
+def pixel_evaluation(model, images, masks, batch_size=256):
+    """`{"pixel_auroc", "aupro"}` of the model's anomaly maps of `images` against
+    binary `masks` `(n, H, W)`; the maps are upsampled bilinearly to `H x W`."""
+    masks = np.asarray(masks)
+    if masks.ndim != 3 or len(masks) != len(images):
+        raise ValueError(
+            f"masks must have shape (n, height, width) with n = {len(images)} "
+            f"images; got {masks.shape}."
+        )
+    maps = resize_maps(model.predict_maps(images, batch_size), masks.shape[1:])
+    return pixel_metrics(maps, masks)
+
+
 def evaluate_detector(model, images, labels, masks=None, batch_size=256):
     """Score `images` with `model` and compare with `labels` (and `masks`).
 
@@ -64,15 +77,8 @@ def evaluate_detector(model, images, labels, masks=None, batch_size=256):
         n_normal=int((labels == 0).sum()), n_anomalous=int(labels.sum()), scores=scores
     )
     if masks is not None:
-        masks = np.asarray(masks)
-        if masks.ndim != 3 or len(masks) != len(images):
-            raise ValueError(
-                f"masks must have shape (n, height, width) with n = {len(images)} "
-                f"images; got {masks.shape}."
-            )
-        maps = resize_maps(model.predict_maps(images, batch_size), masks.shape[1:])
-        result.update(pixel_metrics(maps, masks))
-        result["mask_resolution"] = int(masks.shape[1])
+        result.update(pixel_evaluation(model, images, masks, batch_size))
+        result["mask_resolution"] = int(np.shape(masks)[1])
     fitted = getattr(model, "calibration", None)
     if fitted is not None:
         decisions = (scores > fitted.threshold).astype(np.int64)

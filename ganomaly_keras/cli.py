@@ -94,11 +94,8 @@ def _training_budget(args):
 
     inspecting = bool(args.folder)
     epochs, steps = args.epochs, args.steps  # both given: train_run refuses it
-    if epochs is None and steps is None:
-        if inspecting:
-            steps = INSPECTION_DEFAULTS["steps"]
-        else:
-            epochs = 15
+    if epochs is None and steps is None and inspecting:
+        steps = INSPECTION_DEFAULTS["steps"]  # otherwise train_run's 15 epochs
     batch_size = args.batch_size or (INSPECTION_DEFAULTS["batch_size"] if inspecting else 64)
     score = args.score or (INSPECTION_DEFAULTS["score"] if inspecting else None)
     return epochs, steps, batch_size, score

@@ -337,8 +337,8 @@ def train_run(
             if k in result
         },
         "pixel_evaluation": (
-            f"anomaly maps upsampled bilinearly to the masks' {result['mask_resolution']}"
-            "x" f"{result['mask_resolution']} pixels"
+            "anomaly maps upsampled bilinearly to the masks' "
+            f"{result['mask_resolution']}x{result['mask_resolution']} pixels"
             if "mask_resolution" in result else None
         ),
         "training_steps": trained_steps,

@@ -19,6 +19,15 @@ import json
 import os
 import sys
 
+from ganomaly_keras import arguments
+
+# argparse types that run the library's own checks (ganomaly_keras.arguments).
+POSITIVE = arguments.cli_type(arguments.positive_integer, int)
+COUNT = arguments.cli_type(arguments.integer, int, minimum=0)
+WEIGHT = arguments.cli_type(arguments.weight)
+FRACTION = arguments.cli_type(arguments.fraction)
+SEED = arguments.cli_type(arguments.seed, int)
+
 
 def _add_data_options(parser, required=False):
     group = parser.add_argument_group("data (scikit-learn digits when none is given)")
@@ -27,24 +36,24 @@ def _add_data_options(parser, required=False):
     source.add_argument("--tfds", metavar="NAME", help="a tensorflow-datasets image dataset")
     source.add_argument("--folder", help="an MVTec-AD or reference-layout image folder")
     group.add_argument("--tfds-data-dir", help="tfds data folder")
-    group.add_argument("--image-size", type=int, default=None,
+    group.add_argument("--image-size", type=POSITIVE, default=None,
                        help="the model's input side, a power of two >= 16 "
                        "(default 32; 64 with --folder)")
     group.add_argument("--channels", type=int, choices=(1, 3), default=None,
                        help="1 or 3 (default: 1; a tfds dataset's own; a folder's "
                        "first training image decides)")
-    group.add_argument("--working-size", type=int, default=None,
+    group.add_argument("--working-size", type=POSITIVE, default=None,
                        help="score images at this side with overlapping tiles of "
                        "--image-size (training takes random patches); a multiple of "
                        "half the image size, e.g. 128 for 64")
-    group.add_argument("--abnormal-class", type=int, default=0,
+    group.add_argument("--abnormal-class", type=COUNT, default=0,
                        help="leave-one-class-out: the anomaly class (default 0)")
-    group.add_argument("--normal-class", type=int, default=None,
+    group.add_argument("--normal-class", type=COUNT, default=None,
                        help="one-class protocol: the only normal class")
-    group.add_argument("--contamination", type=float, default=0.0,
+    group.add_argument("--contamination", type=FRACTION, default=0.0,
                        help="fraction of anomalies mixed into training (0..1)")
-    group.add_argument("--validation-fraction", type=float, default=0.1)
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--validation-fraction", type=FRACTION, default=0.1)
+    group.add_argument("--seed", type=SEED, default=0)
     group.add_argument("--skip-unreadable", action="store_true",
                        help="folders: skip corrupt images with a warning")
 
@@ -140,6 +149,8 @@ def train(args):
         export_formats=() if args.no_export else EXPORT_FORMATS,
         overwrite=args.overwrite,
         verbose=args.verbose,
+        deterministic=args.deterministic,
+        strategy=args.strategy,
     )
     _print_json({k: metrics[k] for k in ("selected_epoch", "score", "validation", "test")})
     print(f"run directory: {args.run_dir}", file=sys.stderr)
@@ -158,12 +169,11 @@ def _spec_for(args, model_path):
 
 
 def _load(model_path):
-    import keras
-
     from ganomaly_keras.run import resolve_model_path
+    from ganomaly_keras.saving import load_model
 
     path = resolve_model_path(model_path)
-    return path, keras.saving.load_model(path)
+    return path, load_model(path)
 
 
 def evaluate(args):
@@ -173,10 +183,19 @@ def evaluate(args):
     spec = _spec_for(args, path)
     spec.image_size, spec.channels = model.image_size, model.channels
     spec.working_size = model.working_size
-    split = spec.splits()[args.split]
+    if args.skip_unreadable:
+        spec.on_error = "skip"
+    splits = spec.splits()
+    split = splits[args.split]
+    skipped = splits.get("skipped", {}).get(args.split, [])
+    for item in skipped:
+        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     result = evaluate_detector(model, split.images, split.labels, masks=split.masks)
     result.pop("scores")
-    _print_json({"model": path, "split": args.split, "data": spec.to_dict(), **result})
+    _print_json({
+        "model": path, "split": args.split, "data": spec.to_dict(), **result,
+        "skipped_files": skipped,
+    })
 
 
 def export(args):
@@ -202,10 +221,15 @@ def export(args):
     _print_json(paths)
 
 
+def _report_skipped(skipped):
+    for item in skipped:
+        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+
+
 def predict(args):
     import numpy as np
 
-    from ganomaly_keras.data.folders import list_images, load_images
+    from ganomaly_keras.data.folders import decode_files, list_images
 
     path, model = _load(args.model)
     fitted = model.calibration
@@ -213,18 +237,26 @@ def predict(args):
         raise ValueError(f"{path} has no threshold; calibrate it (train does) first.")
     files = list_images(args.images) if os.path.isdir(args.images) else [args.images]
     on_error = "skip" if args.skip_unreadable else "raise"
-    images, kept = load_images(files, model.input_size, model.channels, on_error)
-    scores = model.predict(images, batch_size=256, verbose=0)
-    normalized = model.normalized_score(images)
-    rows = [
-        {
+    decoded = decode_files(files, model.input_size, model.channels, on_error)
+    scores = np.asarray(model.predict(decoded.images, batch_size=256, verbose=0))
+    span = max(fitted.score_max - fitted.score_min, 1e-12)
+    normalized = np.clip((scores - fitted.score_min) / span, 0.0, 1.0)
+    rows = {
+        files[i]: {
             "path": files[i],
             "anomaly_score": float(s),
             "normalized_score": float(n),
             "is_anomaly": int(s > fitted.threshold),
+            "skipped": "",
         }
-        for i, s, n in zip(kept, np.asarray(scores), normalized)
-    ]
+        for i, s, n in zip(decoded.kept, scores, normalized)
+    }
+    for item in decoded.skipped:  # one row per input file, in the folder's order
+        rows[item.path] = {
+            "path": item.path, "anomaly_score": "", "normalized_score": "",
+            "is_anomaly": "", "skipped": item.reason,
+        }
+    rows = [rows[f] for f in files]
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
@@ -233,8 +265,13 @@ def predict(args):
     finally:
         if args.out:
             stream.close()
-    flagged = sum(r["is_anomaly"] for r in rows)
-    print(f"scored {len(rows)} images, {flagged} anomalous", file=sys.stderr)
+    _report_skipped(decoded.skipped)
+    flagged = sum(r["is_anomaly"] == 1 for r in rows)
+    print(
+        f"scored {len(decoded.kept)} images, {flagged} anomalous, "
+        f"{len(decoded.skipped)} skipped",
+        file=sys.stderr,
+    )
 
 
 def benchmark(args):
@@ -289,11 +326,50 @@ def _jit(value):
     return {"auto": "auto", "true": True, "false": False}[lowered]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the package's one-line errors: `ganomaly-keras: error: ...`."""
+
+    def error(self, message):
+        self.exit(2, f"ganomaly-keras: error: {message} (see {self.prog} --help)\n")
+
+
+# Options naming files or folders that must exist, and outputs that must not be
+# something else already (a folder where a file goes, or the reverse).
+_INPUT_PATHS = ("npz", "folder", "mnist", "folder_suite", "images")
+_OUTPUT_FOLDERS = ("run_dir", "out_dir")
+
+
+def check_paths(args):
+    """Refuse missing inputs and outputs that cannot be written, before any work.
+
+    Raises:
+        ValueError or FileNotFoundError naming the option and the path.
+    """
+    for name in _INPUT_PATHS:
+        path = getattr(args, name, None)
+        if path is not None and not os.path.exists(path):
+            raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} does not exist.")
+    for name in _OUTPUT_FOLDERS + (("out",) if args.command == "export" else ()):
+        path = getattr(args, name, None)
+        if path is not None and os.path.exists(path) and not os.path.isdir(path):
+            option = "OUT" if name == "out" else f"--{name.replace('_', '-')}"
+            raise ValueError(f"{option} {path!r} is a file; give a folder path.")
+    out = getattr(args, "out", None)
+    if out is not None and args.command in ("predict", "benchmark"):
+        if os.path.isdir(out):
+            raise ValueError(f"--out {out!r} is a folder; give a file path.")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise FileNotFoundError(
+                f"--out {out!r}: its folder {parent!r} does not exist; create it first."
+            )
+
+
 def build_parser():
     from ganomaly_keras import __version__
     from ganomaly_keras.export import EXPORT_FORMATS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
     )
     parser.add_argument("--version", action="version", version=__version__)
@@ -306,13 +382,13 @@ def build_parser():
     budget = p.add_argument_group(
         "training budget (default: 15 epochs of 64; with --folder, 150 steps of 32)"
     )
-    budget.add_argument("--epochs", type=int, default=None)
-    budget.add_argument("--steps", type=int, default=None,
+    budget.add_argument("--epochs", type=POSITIVE, default=None)
+    budget.add_argument("--steps", type=POSITIVE, default=None,
                         help="train for exactly this many updates instead of epochs")
-    budget.add_argument("--validation-every", type=int, default=None,
+    budget.add_argument("--validation-every", type=POSITIVE, default=None,
                         help="with --steps: validate and checkpoint every N steps "
                         "(default: a fifth of the steps)")
-    budget.add_argument("--batch-size", type=int, default=None)
+    budget.add_argument("--batch-size", type=POSITIVE, default=None)
     budget.add_argument("--augment", action="store_true",
                         help="flips, 90-degree rotations, brightness and contrast: "
                         "for textures and surfaces, not for oriented objects")
@@ -322,26 +398,33 @@ def build_parser():
         default="ganomaly",
     )
     model = p.add_argument_group("model options (the model's defaults when not given)")
-    model.add_argument("--latent-size", type=int, help="nz (100)")
-    model.add_argument("--width", type=int, help="base channel count (64)")
-    model.add_argument("--extra-layers", type=int)
-    model.add_argument("--adversarial-weight", type=float, help="(1)")
-    model.add_argument("--contextual-weight", type=float, help="(50)")
-    model.add_argument("--encoder-weight", type=float, help="ganomaly: latent L2 (1)")
-    model.add_argument("--latent-weight", type=float, help="skip_ganomaly: feature L2 (1)")
+    model.add_argument("--latent-size", type=POSITIVE, help="nz (100)")
+    model.add_argument("--width", type=POSITIVE, help="base channel count (64)")
+    model.add_argument("--extra-layers", type=COUNT)
+    model.add_argument("--adversarial-weight", type=WEIGHT, help="(1)")
+    model.add_argument("--contextual-weight", type=WEIGHT, help="(50)")
+    model.add_argument("--encoder-weight", type=WEIGHT, help="ganomaly: latent L2 (1)")
+    model.add_argument("--latent-weight", type=WEIGHT, help="skip_ganomaly: feature L2 (1)")
     model.add_argument("--score", help="auto (the best on validation; default with "
                        "--folder), a map term (residual_max, residual_topk, "
                        "feature_max, standardized_max, standardized_sum) or a paper "
                        "score (ganomaly: latent_mse, latent_l1; "
                        "simultaneous_encoder_gan: combined, latent_norm, residual; "
                        "others: paper)")
-    model.add_argument("--map-smoothing", type=int,
+    model.add_argument("--map-smoothing", type=POSITIVE,
                        help="box filter of the map scores (3)")
-    model.add_argument("--critic-steps", type=int, help="simultaneous_encoder_gan (5)")
-    model.add_argument("--search-steps", type=int, help="anogan: latent search steps (100)")
-    model.add_argument("--latent-norm-weight", type=float,
+    model.add_argument("--critic-steps", type=POSITIVE, help="simultaneous_encoder_gan (5)")
+    model.add_argument("--search-steps", type=POSITIVE, help="anogan: latent search steps (100)")
+    model.add_argument("--latent-norm-weight", type=WEIGHT,
                        help="simultaneous_encoder_gan: weight of ||E(x)|| in combined (0.5)")
     p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
+    p.add_argument("--deterministic", action="store_true",
+                   help="bit-identical weights and scores for the same seed, data and "
+                   "machine (TensorFlow op determinism; slower)")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"),
+                   default="default",
+                   help="mirrored: every local GPU; multi_worker: the processes of "
+                   "TF_CONFIG (README, 'More than one process')")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in a run directory that holds another run")
@@ -375,7 +458,7 @@ def build_parser():
         "pixel metrics on a suite of inspection folders)",
     )
     p.add_argument("kind", nargs="?", choices=("speed", "quality"), default="speed")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=POSITIVE, default=None,
                    help="speed: timed training steps per shape (30); quality: "
                    "training steps per folder (150)")
     p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
@@ -384,16 +467,17 @@ def build_parser():
                    choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan",
                             "egbad", "anogan"), help="quality: the detector")
     p.add_argument("--score", help="quality: a score term, or auto (default)")
-    p.add_argument("--image-size", type=int, help="quality: model input side (64)")
-    p.add_argument("--working-size", type=int,
+    p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")
+    p.add_argument("--working-size", type=POSITIVE,
                    help="quality: score at this side over tiles of --image-size")
-    p.add_argument("--batch-size", type=int, help="quality: batch (32)")
+    p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
     p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
     p.add_argument("--out-dir", default="runs/quality",
                    help="quality: runs, results.json and results.md")
     p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
-    p.add_argument("--digits", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--digits", type=arguments.cli_type(arguments.integer, int, minimum=0, maximum=9),
+                   nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=POSITIVE, default=3)
     p.add_argument("--jit-compile", type=_jit, default=False)
     p.add_argument("--skip-training", action="store_true",
                    help="latency only: no training throughput measurement")
@@ -405,13 +489,14 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "image_size", None) is not None:
-        from ganomaly_keras.networks.layers import validate_image_size
+    try:
+        if getattr(args, "image_size", None) is not None:
+            from ganomaly_keras.networks.layers import validate_image_size
 
-        try:
             validate_image_size(args.image_size)
-        except ValueError as error:
-            parser.error(str(error))
+        check_paths(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
     import ganomaly_keras  # noqa: F401  (backend options before TensorFlow loads)
     from ganomaly_keras.run import RunError
 

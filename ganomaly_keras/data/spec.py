@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from ganomaly_keras import arguments
 from ganomaly_keras.data.protocols import (
     contaminated_leave_one_class_out,
     leave_one_class_out,
@@ -64,8 +65,21 @@ class DataSpec:
     on_error: str = "raise"
 
     def __post_init__(self):
-        if self.source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}; got {self.source!r}.")
+        arguments.choice("source", self.source, SOURCES)
+        arguments.choice("on_error", self.on_error, ("raise", "skip"))
+        if self.channels is not None:
+            arguments.choice("channels", self.channels, (1, 3))
+        from ganomaly_keras.networks.layers import validate_image_size
+
+        self.image_size = validate_image_size(self.image_size)
+        self.abnormal_class = arguments.integer("abnormal_class", self.abnormal_class, minimum=0)
+        if self.normal_class is not None:
+            self.normal_class = arguments.integer("normal_class", self.normal_class, minimum=0)
+        self.contamination = arguments.fraction("contamination", self.contamination)
+        self.validation_fraction = arguments.fraction(
+            "validation_fraction", self.validation_fraction
+        )
+        self.seed = arguments.seed("seed", self.seed)
         if self.source in ("npz", "folder") and not self.path:
             raise ValueError(f"source {self.source!r} needs a path.")
         if self.source in ("npz", "folder") and not os.path.exists(self.path):
@@ -127,6 +141,8 @@ class DataSpec:
             to 256 normal training images in memory, for int8 calibration),
             "validation" and "test" (`Split`s with labels, 1 = anomaly),
             "channels", and "summary" (JSON-able, for metadata and reports).
+            Folders add "skipped": per in-memory split, the files left out with
+            `on_error="skip"` (`{"path", "reason"}` each).
         """
         if self.source == "folder":
             return self._folder_splits()
@@ -167,7 +183,7 @@ class DataSpec:
         }
 
     def _folder_splits(self):
-        from ganomaly_keras.data.folders import folder_protocol, load_images
+        from ganomaly_keras.data.folders import decode_files, folder_protocol
         from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
         from ganomaly_keras.data.protocols import Split
 
@@ -178,20 +194,24 @@ class DataSpec:
         channels = self.channels or image_channels(files["train"].paths[0])
         size = self.load_size
         sample_paths = files["train"].paths[:SAMPLE_IMAGES]
-        sample, _ = load_images(sample_paths, size, channels, self.on_error)
+        sample = decode_files(sample_paths, size, channels, self.on_error).images
         mask_size = evaluation_size(files["test"].paths, size)
+        skipped = {}
 
-        def load(split):
-            images, kept = load_images(split.paths, size, channels, self.on_error)
-            split = split.subset(kept)
+        def load(name):
+            split = files[name]
+            decoded = decode_files(split.paths, size, channels, self.on_error)
+            skipped[name] = [item._asdict() for item in decoded.skipped]
+            split = split.subset(decoded.kept)
             masks = load_masks(split.paths, split.masks, split.labels, mask_size)
-            return Split(images, split.labels, masks)
+            return Split(decoded.images, split.labels, masks)
 
-        validation, test = load(files["validation"]), load(files["test"])
+        validation, test = load("validation"), load("test")
         splits = {"train": files["train"], "validation": validation, "test": test}
         summary = self._summary(splits)
         summary["mask_resolution"] = mask_size if test.masks is not None else None
         return {
+            "skipped": skipped,
             "train": files["train"],
             "train_sample": sample,
             "validation": validation,

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
 
@@ -98,8 +99,6 @@ class AnoGAN(AdversarialDetector):
             raise ValueError(
                 f"discrimination_weight must be in [0, 1]; got {discrimination_weight}."
             )
-        if int(search_steps) < 1:
-            raise ValueError(f"search_steps must be >= 1; got {search_steps}.")
         shape = dict(image_size=image_size, channels=channels, width=width)
         self.generator = Decoder(
             latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
@@ -111,9 +110,11 @@ class AnoGAN(AdversarialDetector):
         self.channels = self.generator.channels
         self.latent_size = self.generator.latent_size
         self.width = width
-        self.discrimination_weight = float(discrimination_weight)
-        self.search_steps = int(search_steps)
-        self.search_learning_rate = float(search_learning_rate)
+        self.discrimination_weight = arguments.weight("discrimination_weight", discrimination_weight)
+        self.search_steps = arguments.positive_integer("search_steps", search_steps)
+        self.search_learning_rate = arguments.number(
+            "search_learning_rate", search_learning_rate, minimum=0.0, exclusive_minimum=True
+        )
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras import calibration, inputs, scoring, tiling
+from ganomaly_keras import arguments, calibration, inputs, scoring, tiling
 from ganomaly_keras.models.score_terms import ScoreTermsMixin
 
 
@@ -39,6 +39,23 @@ def _sum_across_replicas(value):
     if context is None or context.num_replicas_in_sync == 1:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def step_logs(metrics):
+    """`{name: result}` of a train or test step's metrics.
+
+    Under `MultiWorkerMirroredStrategy` Keras 3 reduces each log with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalars every
+    metric returns ("Invalid reduction dimension 0 for input with 0 dimensions");
+    there each result travels as shape (1,) and comes out of that reduction a scalar.
+    """
+    logs = {m.name: m.result() for m in metrics}
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode()
+    ):
+        logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+    return logs
 
 
 class AdversarialDetector(ScoreTermsMixin, keras.Model):
@@ -86,17 +103,14 @@ class AdversarialDetector(ScoreTermsMixin, keras.Model):
         self.score = scoring.validate_score_name(
             score if score is not None else self.paper_scores[0], self.available_scores
         )
-        if int(map_smoothing) != map_smoothing or map_smoothing < 1:
-            raise ValueError(
-                f"map_smoothing must be a positive integer (1 = no smoothing); got "
-                f"{map_smoothing!r}."
-            )
-        self.map_smoothing = int(map_smoothing)
+        self.map_smoothing = arguments.positive_integer("map_smoothing", map_smoothing)
 
     def _init_training_state(self, loss_names, discriminator_reset_threshold):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in loss_names}
         self.reinit_tracker = keras.metrics.Sum(name="d_reinit")
-        self.discriminator_reset_threshold = float(discriminator_reset_threshold)
+        self.discriminator_reset_threshold = arguments.number(
+            "discriminator_reset_threshold", discriminator_reset_threshold, minimum=0.0
+        )
         self.discriminator_optimizer = None
 
     def build(self, input_shape):
@@ -393,7 +407,7 @@ class AdversarialDetector(ScoreTermsMixin, keras.Model):
             self.reinit_tracker.update_state(
                 keras.ops.cast(collapsed, "float32") / replicas
             )
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs(self.metrics)
 
     def _reinitialize_discriminator(self, collapsed):
         """Where `collapsed`, fresh D weights and a fresh D optimizer state (the
@@ -417,5 +431,5 @@ class AdversarialDetector(ScoreTermsMixin, keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = inputs.check_images(x, self.image_size, self.channels, "validation images")
         self._update_trackers(self._step_losses(x, training=False))
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs(self.trackers.values())
 

@@ -14,6 +14,7 @@ feature-matching variant), f = D's joint features.
 
 import keras
 
+from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
@@ -74,8 +75,8 @@ class EGBAD(AdversarialDetector):
         self.latent_size = self.encoder.latent_size
         self.width = width
         self.joint_units = joint_units
-        self.reconstruction_score_weight = float(reconstruction_score_weight)
-        self.feature_score_weight = float(feature_score_weight)
+        self.reconstruction_score_weight = arguments.weight("reconstruction_score_weight", reconstruction_score_weight)
+        self.feature_score_weight = arguments.weight("feature_score_weight", feature_score_weight)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")

@@ -19,8 +19,8 @@ Scores (higher = more anomalous), all in inference mode:
 import keras
 import tensorflow as tf
 
-from ganomaly_keras import inputs, scoring
-from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras import arguments, inputs, scoring
+from ganomaly_keras.models.base import AdversarialDetector, step_logs
 from ganomaly_keras.networks import Critic, Decoder, Encoder
 
 ENCODER_GAN_SCORES = ("combined", "latent_norm", "residual")
@@ -74,8 +74,6 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         super().__init__(score=score, **kwargs)
         if not 0 <= latent_norm_weight <= 1:
             raise ValueError(f"latent_norm_weight must be in [0, 1]; got {latent_norm_weight}.")
-        if int(critic_steps) < 1:
-            raise ValueError(f"critic_steps must be >= 1; got {critic_steps}.")
         shape = dict(image_size=image_size, channels=channels, width=width)
         self.generator = Decoder(
             latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
@@ -88,9 +86,9 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         self.channels = self.encoder.channels
         self.latent_size = self.encoder.latent_size
         self.width = width
-        self.critic_steps = int(critic_steps)
-        self.gradient_penalty_weight = float(gradient_penalty_weight)
-        self.latent_norm_weight = float(latent_norm_weight)
+        self.critic_steps = arguments.positive_integer("critic_steps", critic_steps)
+        self.gradient_penalty_weight = arguments.weight("gradient_penalty_weight", gradient_penalty_weight)
+        self.latent_norm_weight = arguments.weight("latent_norm_weight", latent_norm_weight)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
@@ -187,7 +185,7 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         self._update_trackers(
             {"g_loss": generator_loss, "e_loss": encoder_loss, "d_loss": critic_loss, "d_gp": penalty}
         )
-        return {m.name: m.result() for m in self.metrics}
+        return step_logs(self.metrics)
 
     def _step_losses(self, x, training):
         x = keras.ops.cast(x, "float32")

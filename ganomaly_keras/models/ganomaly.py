@@ -8,7 +8,7 @@ the step itself (one forward pass, two optimizers, discriminator re-initialisati
 
 import keras
 
-from ganomaly_keras import scoring
+from ganomaly_keras import arguments, scoring
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import Discriminator, Generator
 
@@ -95,9 +95,9 @@ class GANomaly(AdversarialDetector):
         self.latent_size = self.generator.encoder.latent_size
         self.width = width
         self.extra_layers = extra_layers
-        self.adversarial_weight = float(adversarial_weight)
-        self.contextual_weight = float(contextual_weight)
-        self.encoder_weight = float(encoder_weight)
+        self.adversarial_weight = arguments.weight("adversarial_weight", adversarial_weight)
+        self.contextual_weight = arguments.weight("contextual_weight", contextual_weight)
+        self.encoder_weight = arguments.weight("encoder_weight", encoder_weight)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self._init_training_state(

@@ -12,6 +12,7 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 
 import keras
 
+from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector, mean_bce
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
@@ -85,11 +86,11 @@ class SkipGANomaly(AdversarialDetector):
         self.latent_size = latent_size
         self.width = width
         self.extra_layers = extra_layers
-        self.adversarial_weight = float(adversarial_weight)
-        self.contextual_weight = float(contextual_weight)
-        self.latent_weight = float(latent_weight)
-        self.reconstruction_score_weight = float(reconstruction_score_weight)
-        self.feature_score_weight = float(feature_score_weight)
+        self.adversarial_weight = arguments.weight("adversarial_weight", adversarial_weight)
+        self.contextual_weight = arguments.weight("contextual_weight", contextual_weight)
+        self.latent_weight = arguments.weight("latent_weight", latent_weight)
+        self.reconstruction_score_weight = arguments.weight("reconstruction_score_weight", reconstruction_score_weight)
+        self.feature_score_weight = arguments.weight("feature_score_weight", feature_score_weight)
         self.sync_batchnorm = bool(sync_batchnorm)
         self.seed = seed
         self._init_training_state(

@@ -9,6 +9,8 @@ import math
 
 import keras
 
+from ganomaly_keras import arguments
+
 KERNEL_STDDEV = 0.02
 BATCHNORM_MOMENTUM = 0.9  # PyTorch's momentum=0.1 in Keras' convention.
 BATCHNORM_EPSILON = 1e-5  # PyTorch's default.
@@ -39,9 +41,7 @@ def validate_image_size(image_size):
 
 
 def validate_positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return value
+    return arguments.integer(name, value, minimum=minimum)
 
 
 def kernel_initializer(seed=None):

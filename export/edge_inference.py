@@ -27,6 +27,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # Pillow modes accepted as-is for each channel count.
 MODES = {1: ("L",), 3: ("RGB",)}
 SUPPORTED_SCHEMA = 1
+OUTPUTS = ("anomaly_score", "normalized_score", "is_anomaly", "anomaly_map")
 
 
 class EdgeInferenceError(Exception):
@@ -47,12 +48,80 @@ def load_metadata(model_path, metadata_path=None):
         ) from None
     except json.JSONDecodeError as error:
         raise EdgeInferenceError(f"{metadata_path} is not valid JSON: {error}") from None
+    validate_metadata(metadata, metadata_path)
+    return metadata
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def validate_metadata(metadata, where="metadata.json"):
+    """Check everything the runner relies on before it runs anything.
+
+    Raises:
+        EdgeInferenceError: naming the first field that is missing or wrong.
+    """
+    def bad(field, value, wanted):
+        raise EdgeInferenceError(
+            f"{where}: {field} is {value!r}, but the runner needs {wanted}; re-export "
+            "the model with ganomaly-keras, or restore the metadata.json written with it."
+        )
+
+    if not isinstance(metadata, dict):
+        bad("the document", type(metadata).__name__, "a JSON object")
     if metadata.get("schema_version") != SUPPORTED_SCHEMA:
         raise EdgeInferenceError(
-            f"{metadata_path} has schema_version {metadata.get('schema_version')}; "
+            f"{where} has schema_version {metadata.get('schema_version')!r}; "
             f"this runner reads version {SUPPORTED_SCHEMA}."
         )
+    inp = metadata.get("input")
+    if not isinstance(inp, dict):
+        bad("input", inp, "an object with the input's name, dtype, size and channels")
+    size = inp.get("image_size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 16 or size & (size - 1):
+        bad("input.image_size", size, "a power of two >= 16")
+    if inp.get("channels") not in (1, 3):
+        bad("input.channels", inp.get("channels"), "1 or 3")
+    if inp.get("dtype") != "uint8":
+        bad("input.dtype", inp.get("dtype"), '"uint8"')
+    if inp.get("layout", "NHWC") != "NHWC":
+        bad("input.layout", inp.get("layout"), '"NHWC"')
+    if not _is_number(metadata.get("threshold")):
+        bad("threshold", metadata.get("threshold"), "a finite number")
+    scaling = metadata.get("scaling")
+    if not isinstance(scaling, dict) or not all(
+        _is_number(scaling.get(k)) for k in ("score_min", "score_max")
+    ):
+        bad("scaling", scaling, "finite score_min and score_max")
+    if not isinstance(metadata.get("artefacts"), dict):
+        bad("artefacts", metadata.get("artefacts"), "an object of exported files")
     return metadata
+
+
+def check_signature(runner, image_size, channels, where):
+    """The model's input and outputs against its metadata, before any image runs."""
+    details = runner.get_input_details()
+    if "images" not in details:
+        raise EdgeInferenceError(
+            f"{where} has no 'images' input (it has {sorted(details)}); it is not a "
+            "ganomaly-keras export."
+        )
+    shape = tuple(int(d) for d in details["images"]["shape"])
+    if shape != (1, image_size, image_size, channels):
+        raise EdgeInferenceError(
+            f"{where} takes images of shape {shape}, but its metadata.json says "
+            f"(1, {image_size}, {image_size}, {channels}); the two files are from "
+            "different exports."
+        )
+    if np.dtype(details["images"]["dtype"]) != np.uint8:
+        raise EdgeInferenceError(
+            f"{where} takes {np.dtype(details['images']['dtype'])} images, not uint8; "
+            "it is not a ganomaly-keras export."
+        )
+    missing = set(OUTPUTS) - set(runner.get_output_details())
+    if missing:
+        raise EdgeInferenceError(f"{where} lacks the outputs {sorted(missing)}.")
 
 
 def artefact_of(metadata, model_path):
@@ -135,9 +204,13 @@ class EdgeDetector:
             )
         except ValueError as error:
             raise EdgeInferenceError(f"{model_path} is not a LiteRT model: {error}") from None
-        self.runner = self.interpreter.get_signature_runner(
-            artefact.get("signature", "serve_batch1")
-        )
+        try:
+            self.runner = self.interpreter.get_signature_runner(
+                artefact.get("signature", "serve_batch1")
+            )
+        except ValueError as error:
+            raise EdgeInferenceError(f"{model_path}: {error}") from None
+        check_signature(self.runner, self.image_size, self.channels, model_path)
 
     def score(self, pixels):
         """uint8 `(1, size, size, channels)` -> dict of the model's outputs (batch 1)."""

@@ -48,7 +48,11 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras import scoring
-from ganomaly_keras.saving import save_model_atomically
+from ganomaly_keras.saving import (
+    replace_directory,
+    save_model_atomically,
+    staging_directory,
+)
 
 SCHEMA_VERSION = 1
 TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
@@ -428,22 +432,6 @@ def _directory_size(path):
     )
 
 
-def _replace_directory(staging, out_dir):
-    """Move `staging` to `out_dir`, replacing it, with the old one kept until the end."""
-    if not os.path.exists(out_dir):
-        os.replace(staging, out_dir)
-        return
-    backup = tempfile.mkdtemp(dir=os.path.dirname(out_dir), prefix=".old-export-")
-    os.rmdir(backup)
-    os.replace(out_dir, backup)
-    try:
-        os.replace(staging, out_dir)
-    except BaseException:
-        os.replace(backup, out_dir)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 def unsupported_formats(model, formats=EXPORT_FORMATS):
     """`{format: reason}` for the formats of `formats` that `model` cannot produce."""
     reasons = getattr(model, "unsupported_export_formats", {})
@@ -516,10 +504,9 @@ def export_model(
         representative = _representative_images(representative_data, image_shape)
 
     out_dir = os.path.abspath(os.fspath(out_dir))
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(out_dir)}.tmp-")
-    os.chmod(staging, 0o755)  # mkdtemp's 0700 would follow the folder into place
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"out_dir {out_dir!r} is a file; give a folder path.")
+    staging = staging_directory(out_dir)
     try:
         artefacts = {}
         if "keras" in formats:
@@ -563,7 +550,7 @@ def export_model(
             json.dump(metadata, handle, indent=2)
         with open(os.path.join(staging, "MODEL_CARD.md"), "w") as handle:
             handle.write(model_card(metadata))
-        _replace_directory(staging, out_dir)
+        replace_directory(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

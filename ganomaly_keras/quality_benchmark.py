@@ -23,7 +23,7 @@ import numpy as np
 
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.run import INSPECTION_DEFAULTS, RunError, train_run
-from ganomaly_keras.saving import write_json_atomically
+from ganomaly_keras.saving import load_model, write_json_atomically
 
 METRICS = ("auroc", "pixel_auroc", "aupro")
 
@@ -157,12 +157,10 @@ def run_quality_benchmark(
 def test_auroc_by_term(run_dir):
     """Every score term's test AUROC for a finished run's model (for the record:
     the run's choice was made on validation)."""
-    import keras
-
     from ganomaly_keras.evaluation import ranking_metrics
     from ganomaly_keras.run import load_run_spec
 
-    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    model = load_model(os.path.join(run_dir, "model.keras"))
     test = load_run_spec(run_dir).splits()["test"]
     terms = model.predict_terms(test.images)
     return {name: ranking_metrics(values, test.labels)["auroc"] for name, values in terms.items()}

@@ -22,6 +22,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from ganomaly_keras.callbacks import (
@@ -30,6 +31,7 @@ from ganomaly_keras.callbacks import (
     RunHistory,
     StepBudget,
 )
+from ganomaly_keras.data.folders import FileSplit, find_unreadable, unreadable_error
 from ganomaly_keras.data.spec import DataSpec, training_input
 from ganomaly_keras.evaluation import evaluate_detector, ranking_metrics
 from ganomaly_keras.export import (
@@ -45,7 +47,10 @@ from ganomaly_keras.models import (
     SimultaneousEncoderGAN,
     SkipGANomaly,
 )
-from ganomaly_keras.saving import save_model_atomically, write_json_atomically
+from ganomaly_keras import arguments
+from ganomaly_keras.execution import enable_determinism, make_strategy, worker_role
+from ganomaly_keras.run_lock import LOCK_NAME, RunLock
+from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
 from ganomaly_keras.tensorboard import TensorBoardImages, roc_curve_image
 
 # The detectors a run can train, by name; options are their constructor arguments.
@@ -154,6 +159,8 @@ def train_run(
     steps=None,
     validation_every=None,
     augment=False,
+    deterministic=False,
+    strategy="default",
 ):
     """Train, select on validation, calibrate, test once, export. Returns metrics.
 
@@ -178,6 +185,18 @@ def train_run(
         validation_every: with steps, the cadence of validation and checkpoints.
         augment: apply `ganomaly_keras.data.augmentation` (flips, 90-degree
             rotations, brightness, contrast) to training batches: for textures.
+        deterministic: bit-identical weights and scores for the same seed, data
+            and machine (`ganomaly_keras.execution.enable_determinism`; process-wide
+            and slower).
+        strategy: "default", "mirrored" or "multi_worker"
+            (`ganomaly_keras.execution.make_strategy`), or a `tf.distribute.Strategy`.
+            Under "multi_worker" every worker runs this same call; the chief writes
+            `run_dir`, the others a private `run_dir/workers/<task>` folder, and
+            only the chief exports.
+
+    Every argument is checked before anything is read or written. While the run
+    trains it holds a lock on `run_dir` (`ganomaly_keras.run_lock`): a second run
+    there fails at once, and a killed run's lock dies with its process.
 
     With `model_options["score"] == "auto"`, every score term is compared on the
     validation split at each validation, the best (epoch, term) pair is kept, and
@@ -186,10 +205,17 @@ def train_run(
     if epochs is None and steps is None:
         epochs = 15
     epochs_to_run, steps_per_epoch = _budget(epochs, steps, validation_every)
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {sorted(DETECTORS)}; got {detector!r}.")
+    batch_size = arguments.positive_integer("batch_size", batch_size)
+    arguments.choice("detector", detector, sorted(DETECTORS))
+    arguments.choice("jit_compile", jit_compile, ("auto", True, False))
+    export_formats = tuple(export_formats)
+    for name in export_formats:
+        arguments.choice("export format", name, EXPORT_FORMATS)
+    if not isinstance(spec, DataSpec):
+        raise ValueError(f"spec must be a ganomaly_keras.data.spec.DataSpec; got {spec!r}.")
+    run_dir = os.fspath(run_dir)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ValueError(f"run_dir {run_dir!r} is a file; give a folder path.")
     model_options = dict(model_options or {})
     unknown = set(model_options) - set(MODEL_OPTIONS[detector])
     if unknown:
@@ -197,6 +223,62 @@ def train_run(
             f"{detector} has no options {sorted(unknown)}; it takes "
             f"{MODEL_OPTIONS[detector]}."
         )
+    if not isinstance(strategy, tf.distribute.Strategy):
+        strategy = make_strategy(strategy)
+    if deterministic:
+        enable_determinism(spec.seed)
+    chief, task = worker_role() if _multi_worker(strategy) else (True, "chief")
+    if not chief:  # every worker trains; only the chief's folder is the run
+        run_dir = os.path.join(run_dir, "workers", task)
+        export_formats = ()
+    created = _first_missing_folder(run_dir)
+    try:
+        with RunLock(run_dir):
+            return _train_locked(
+                run_dir, spec, model_options, detector, epochs, steps, epochs_to_run,
+                steps_per_epoch, batch_size, jit_compile, export_formats, overwrite,
+                verbose, augment, deterministic, strategy,
+            )
+    except BaseException:
+        # A run that failed before writing its config leaves no folder behind.
+        if created and not os.path.exists(os.path.join(run_dir, "config.json")):
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+
+
+def _first_missing_folder(path):
+    """The outermost folder of `path` that does not exist yet (None if it exists)."""
+    path, missing = os.path.abspath(path), None
+    while not os.path.exists(path):
+        missing, parent = path, os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _clear_run_directory(run_dir):
+    """Everything in `run_dir` but its lock file (held by this process)."""
+    for name in os.listdir(run_dir):
+        if name == LOCK_NAME:
+            continue
+        path = os.path.join(run_dir, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+
+
+def _train_locked(
+    run_dir, spec, model_options, detector, epochs, steps, epochs_to_run,
+    steps_per_epoch, batch_size, jit_compile, export_formats, overwrite, verbose,
+    augment, deterministic, strategy,
+):
+    """`train_run` once its arguments are checked and `run_dir` is locked."""
     config = {
         "data": spec.to_dict(),
         "detector": detector,
@@ -204,6 +286,7 @@ def train_run(
         "training": {
             "epochs": epochs, "steps": steps, "validation_every": steps_per_epoch,
             "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
+            "deterministic": bool(deterministic),
         },
         "export_formats": list(export_formats),
     }
@@ -228,15 +311,16 @@ def train_run(
     constructor_options = {
         k: v for k, v in model_options.items() if not (k == "score" and auto_score)
     }
-    model = DETECTORS[detector](
-        image_size=spec.image_size, channels=splits["channels"], seed=spec.seed,
-        working_size=spec.working_size, **constructor_options,
-    )
-    if overwrite and os.path.isdir(run_dir):
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    with strategy.scope():
+        model = DETECTORS[detector](
+            image_size=spec.image_size, channels=splits["channels"], seed=spec.seed,
+            working_size=spec.working_size,
+            **_sync_batchnorm(strategy), **constructor_options,
+        )
+        model.compile(jit_compile=jit_compile)
+    if overwrite:
+        _clear_run_directory(run_dir)
     write_json_atomically(os.path.join(run_dir, "config.json"), config)
-    model.compile(jit_compile=jit_compile)
     log_dir = os.path.join(run_dir, "logs")
     best_path = os.path.join(run_dir, "best.keras")
     has_both_labels = len(set(val.labels.tolist())) == 2
@@ -273,21 +357,29 @@ def train_run(
         splits["train"], spec, batch_size, repeat=steps is not None, augment=augment
     )
     streamed = not isinstance(train_input, np.ndarray)  # batched and shuffled already
-    model.fit(
-        train_input,
-        epochs=epochs_to_run,
-        steps_per_epoch=steps_per_epoch,
-        batch_size=None if streamed else batch_size,
-        shuffle=not streamed,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    try:
+        model.fit(
+            train_input,
+            epochs=epochs_to_run,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=None if streamed else batch_size,
+            shuffle=not streamed,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    except tf.errors.InvalidArgumentError:
+        # A training file damaged past its header fails inside TensorFlow's decoder,
+        # unnamed: find it. (Files that are no image at all fail named already.)
+        skipped = _unreadable_training_files(splits["train"], spec)
+        if skipped:
+            raise unreadable_error(skipped) from None
+        raise
     seconds = time.perf_counter() - start
     trained_steps = int(model.optimizer.iterations.numpy())
 
     # Select: the best epoch by val_auroc (the last epoch without labelled validation).
     if has_both_labels and os.path.exists(best_path):
-        model = keras.saving.load_model(best_path)
+        model = load_model(best_path)
         with open(best_path + ".best.json") as handle:
             selected = json.load(handle)
     else:
@@ -341,6 +433,7 @@ def train_run(
             f"{result['mask_resolution']}x{result['mask_resolution']} pixels"
             if "mask_resolution" in result else None
         ),
+        "skipped_files": splits.get("skipped") or None,
         "training_steps": trained_steps,
         "training_seconds_this_session": round(seconds, 1),
         "resumed_at_epoch": history.first_epoch or None,
@@ -368,6 +461,20 @@ def train_run(
         metrics["export"] = {k: os.path.relpath(v, run_dir) for k, v in paths.items()}
     write_json_atomically(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
+
+
+def _unreadable_training_files(train, spec):
+    if not isinstance(train, FileSplit):
+        return []
+    return find_unreadable(train.paths, spec.image_size, spec.channels or 1)
+
+
+def _sync_batchnorm(strategy):
+    """`sync_batchnorm=True` under a strategy of several replicas, so that training
+    computes what one device computes on the global batch."""
+    if strategy.num_replicas_in_sync > 1:
+        return {"sync_batchnorm": True}
+    return {}
 
 
 def resolve_model_path(path):

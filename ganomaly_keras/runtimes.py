@@ -10,7 +10,6 @@ import json
 import os
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
@@ -23,6 +22,7 @@ from ganomaly_keras.export import (
     serving_function,
     tflite_filename,
 )
+from ganomaly_keras.saving import load_model
 
 
 class KerasRuntime:
@@ -31,7 +31,7 @@ class KerasRuntime:
     name = "keras"
 
     def __init__(self, model_path):
-        self.model = keras.saving.load_model(model_path)
+        self.model = load_model(model_path)
         self._serve = tf.function(serving_function(self.model), reduce_retracing=True)
         self.path = model_path
 

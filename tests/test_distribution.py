@@ -1,4 +1,11 @@
-"""train_step under tf.distribute.MirroredStrategy over two logical CPU devices."""
+"""train_step under tf.distribute: MirroredStrategy over two logical CPU devices, and
+MultiWorkerMirroredStrategy over two worker processes on 127.0.0.1."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -6,6 +13,8 @@ import pytest
 import tensorflow as tf
 
 from ganomaly_keras import GANomaly
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def train(strategy, x, **kwargs):
@@ -43,3 +52,52 @@ def test_mirrored_discriminator_reinitialisation(mirrored, rng):
     model, history = train(mirrored, x, discriminator_reset_threshold=1e6)
     assert history["d_reinit"] == [2.0]
     assert int(model.discriminator_optimizer.iterations.numpy()) == 0
+
+
+def distributed_data():
+    """32 fixed images in two global batches of 16, sharded by element."""
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return tf.data.Dataset.from_tensor_slices(x).batch(16).with_options(options)
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_training_matches_single_process(tmp_path):
+    """Two processes joined by TF_CONFIG train what one process trains on the same
+    global batches (each worker gets half of every batch; gradients and BatchNorm
+    statistics are reduced across the workers)."""
+    ports = ",".join(map(str, _free_ports(2)))
+    out = str(tmp_path / "worker")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TF_CONFIG", None)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "multi_worker_task.py"), str(i), ports, out],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for i in range(2)
+    ]
+    for worker in workers:
+        output, _ = worker.communicate(timeout=300)
+        assert worker.returncode == 0, output[-3000:]
+    single_model, single = train(tf.distribute.get_strategy(), distributed_data())
+    for index in range(2):
+        saved = np.load(f"{out}_{index}.npz")
+        assert int(saved["replicas"]) == 2
+        multi = json.loads(str(saved["history"]))
+        for name in ("g_loss", "g_adv", "g_con", "g_enc", "d_loss"):
+            assert multi[name][0] == pytest.approx(single[name][0], rel=1e-4), name
+        for i, weight in enumerate(single_model.weights):
+            np.testing.assert_allclose(saved[f"arr_{i}"], weight.numpy(), rtol=1e-3, atol=1e-5)

@@ -1,0 +1,36 @@
+"""One worker of the multi-worker test (tests/test_distribution.py), run as a script.
+
+    python tests/multi_worker_task.py INDEX PORT0,PORT1 OUT_PREFIX
+
+Joins a cluster of workers on 127.0.0.1 through TF_CONFIG, trains the test's tiny
+GANomaly under MultiWorkerMirroredStrategy on the test's data, and saves its weights
+and history to OUT_PREFIX_INDEX.npz.
+"""
+
+import json
+import os
+import sys
+
+index, ports, out = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3]
+os.environ["TF_CONFIG"] = json.dumps({
+    "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+    "task": {"type": "worker", "index": index},
+})
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import ganomaly_keras  # noqa: E402,F401  (backend options first)
+from ganomaly_keras.execution import make_strategy  # noqa: E402
+
+strategy = make_strategy("multi_worker")  # before any other TensorFlow op
+
+from test_distribution import distributed_data, train  # noqa: E402
+
+model, history = train(strategy, distributed_data())
+import numpy as np  # noqa: E402
+
+np.savez(
+    f"{out}_{index}.npz",
+    *[w.numpy() for w in model.weights],
+    history=json.dumps(history),
+    replicas=strategy.num_replicas_in_sync,
+)

@@ -277,6 +277,8 @@ def predict(args):
 def benchmark(args):
     if args.kind == "quality":
         return quality_benchmark(args)
+    if args.kind == "folder":
+        return folder_benchmark(args)
     from ganomaly_keras.benchmark import markdown_report, run_benchmark
 
     report = run_benchmark(
@@ -293,6 +295,17 @@ def benchmark(args):
         write_json_atomically(args.out, report)
     _print_json(report)
     print(markdown_report(report))
+
+
+def folder_benchmark(args):
+    from ganomaly_keras.folder_benchmark import markdown_table, run_folder_benchmark
+
+    out_dir = args.out_dir if args.out_dir != "runs/quality" else "runs/folder_benchmark"
+    report = run_folder_benchmark(
+        args.work_dir or os.path.join(out_dir, "data"), out_dir, images=args.images,
+        steps=args.steps or 100, batch_size=args.batch_size or 64, pairs=args.pairs,
+    )
+    print(markdown_table(report))
 
 
 def quality_benchmark(args):
@@ -335,7 +348,7 @@ class _Parser(argparse.ArgumentParser):
 
 # Options naming files or folders that must exist, and outputs that must not be
 # something else already (a folder where a file goes, or the reverse).
-_INPUT_PATHS = ("npz", "folder", "mnist", "folder_suite", "images")
+_INPUT_PATHS = ("npz", "folder", "mnist", "folder_suite")
 _OUTPUT_FOLDERS = ("run_dir", "out_dir")
 
 
@@ -345,7 +358,7 @@ def check_paths(args):
     Raises:
         ValueError or FileNotFoundError naming the option and the path.
     """
-    for name in _INPUT_PATHS:
+    for name in _INPUT_PATHS + (("images",) if args.command == "predict" else ()):
         path = getattr(args, name, None)
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} does not exist.")
@@ -454,10 +467,17 @@ def build_parser():
 
     p = commands.add_parser(
         "benchmark",
-        help="speed (training, FLOPs, latency, MNIST AUROC) or quality (image and "
-        "pixel metrics on a suite of inspection folders)",
+        help="speed (training, FLOPs, latency, MNIST AUROC), quality (image and "
+        "pixel metrics on a suite of inspection folders) or folder (memory and speed "
+        "of streaming a large folder)",
     )
-    p.add_argument("kind", nargs="?", choices=("speed", "quality"), default="speed")
+    p.add_argument("kind", nargs="?", choices=("speed", "quality", "folder"), default="speed")
+    p.add_argument("--images", type=POSITIVE, default=50_000,
+                   help="folder: PNG files to generate (50000)")
+    p.add_argument("--pairs", type=POSITIVE, default=3,
+                   help="folder: streamed / in-memory measurement pairs, alternating (3)")
+    p.add_argument("--work-dir", help="folder: where the generated images live "
+                   "(default OUT_DIR/data; reused by reruns)")
     p.add_argument("--steps", type=POSITIVE, default=None,
                    help="speed: timed training steps per shape (30); quality: "
                    "training steps per folder (150)")
@@ -473,7 +493,8 @@ def build_parser():
     p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
     p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
     p.add_argument("--out-dir", default="runs/quality",
-                   help="quality: runs, results.json and results.md")
+                   help="quality: runs, results.json and results.md (folder: "
+                   "default runs/folder_benchmark)")
     p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
     p.add_argument("--digits", type=arguments.cli_type(arguments.integer, int, minimum=0, maximum=9),
                    nargs="+", default=[0, 1, 2])

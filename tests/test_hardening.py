@@ -332,3 +332,88 @@ def test_models_with_code_are_refused(tmp_path, capsys):
         load_model(path)
     assert _status(["evaluate", path]) == 2
     assert "holds Python code" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ determinism
+
+
+_TWICE = """
+import json, sys
+import numpy as np
+from ganomaly_keras.data.spec import DataSpec
+from ganomaly_keras.run import train_run
+from ganomaly_keras.saving import load_model
+results = []
+for name in ("a", "b"):
+    metrics = train_run(
+        sys.argv[1] + "/" + name, DataSpec(image_size=16, seed=3),
+        {"width": 8, "latent_size": 8}, epochs=2, export_formats=(), verbose=0,
+        deterministic=True,
+    )
+    model = load_model(sys.argv[1] + "/" + name + "/model.keras")
+    results.append(([w.numpy() for w in model.weights], metrics["test"]["auroc"]))
+(wa, auroc_a), (wb, auroc_b) = results
+print(json.dumps({
+    "identical_weights": all(np.array_equal(x, y) for x, y in zip(wa, wb)),
+    "aurocs": [auroc_a, auroc_b],
+}))
+"""
+
+
+def test_deterministic_runs_are_bit_identical(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    result = subprocess.run([sys.executable, "-c", _TWICE, str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["identical_weights"]
+    assert report["aurocs"][0] == report["aurocs"][1]
+    config = json.load(open(tmp_path / "a" / "config.json"))
+    assert config["training"]["deterministic"] is True
+
+
+# --------------------------------------------------------------- edge metadata
+
+
+def _load_edge_runner():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "edge_inference", os.path.join(REPO, "export", "edge_inference.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GOOD_METADATA = {
+    "schema_version": 1,
+    "input": {"name": "images", "dtype": "uint8", "image_size": 32, "channels": 1,
+              "layout": "NHWC"},
+    "threshold": 0.5,
+    "scaling": {"score_min": 0.0, "score_max": 1.0},
+    "artefacts": {},
+}
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"schema_version": 2}, "schema_version"),
+    ({"input": {**GOOD_METADATA["input"], "image_size": 30}}, "input.image_size"),
+    ({"input": {**GOOD_METADATA["input"], "image_size": "32"}}, "input.image_size"),
+    ({"input": {**GOOD_METADATA["input"], "channels": 2}}, "input.channels"),
+    ({"input": {**GOOD_METADATA["input"], "dtype": "float32"}}, "input.dtype"),
+    ({"input": {**GOOD_METADATA["input"], "layout": "NCHW"}}, "input.layout"),
+    ({"threshold": None}, "threshold"),
+    ({"scaling": {"score_min": 0.0}}, "scaling"),
+    ({"artefacts": []}, "artefacts"),
+])
+def test_the_edge_runner_refuses_bad_metadata_before_running(change, field, tmp_path, capsys):
+    edge = _load_edge_runner()
+    edge.validate_metadata(dict(GOOD_METADATA))
+    with pytest.raises(edge.EdgeInferenceError, match=field):
+        edge.validate_metadata({**GOOD_METADATA, **change})
+    model = tmp_path / "model_float32.tflite"
+    model.write_bytes(b"never read")
+    (tmp_path / "metadata.json").write_text(json.dumps({**GOOD_METADATA, **change}))
+    assert edge.main([str(model), str(tmp_path)]) == 2
+    assert field in capsys.readouterr().err

@@ -199,6 +199,9 @@ _SIGNATURES = {
     "GIF89a": b"GIF89a",
 }
 _NOT_AN_IMAGE = "not a PNG, JPEG, BMP or GIF image (empty, truncated or another format)"
+# Threads decoding a streamed folder: 1 keeps up with training by far on small
+# images (about 5,000 decodes/s against a few hundred trained images/s on 2 cores).
+DECODE_THREADS = int(os.environ.get("GANOMALY_KERAS_DECODE_THREADS", "1"))
 SKIP_HINT = 'pass --skip-unreadable (on_error="skip") to leave unreadable files out'
 
 
@@ -457,4 +460,9 @@ def image_dataset(
         return (image, label) if with_labels else image
 
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # Decoding threads of their own, one op thread each: they then share the CPU
+    # with training instead of preempting its intra-op pool.
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = DECODE_THREADS
+    options.threading.max_intra_op_parallelism = 1
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(options)

@@ -347,7 +347,7 @@ results = []
 for name in ("a", "b"):
     metrics = train_run(
         sys.argv[1] + "/" + name, DataSpec(image_size=16, seed=3),
-        {"width": 8, "latent_size": 8}, epochs=2, export_formats=(), verbose=0,
+        {"width": 8, "latent_size": 8}, epochs=1, export_formats=(), verbose=0,
         deterministic=True,
     )
     model = load_model(sys.argv[1] + "/" + name + "/model.keras")

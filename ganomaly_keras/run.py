@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from ganomaly_keras import arguments
 from ganomaly_keras.callbacks import (
     AUROCCallback,
     BestModelCheckpoint,
@@ -47,7 +48,6 @@ from ganomaly_keras.models import (
     SimultaneousEncoderGAN,
     SkipGANomaly,
 )
-from ganomaly_keras import arguments
 from ganomaly_keras.execution import enable_determinism, make_strategy, worker_role
 from ganomaly_keras.run_lock import LOCK_NAME, RunLock
 from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
@@ -186,8 +186,8 @@ def train_run(
         augment: apply `ganomaly_keras.data.augmentation` (flips, 90-degree
             rotations, brightness, contrast) to training batches: for textures.
         deterministic: bit-identical weights and scores for the same seed, data
-            and machine (`ganomaly_keras.execution.enable_determinism`; process-wide
-            and slower).
+            and machine (`ganomaly_keras.execution.enable_determinism`; process-wide;
+            some kernels may be slower).
         strategy: "default", "mirrored" or "multi_worker"
             (`ganomaly_keras.execution.make_strategy`), or a `tf.distribute.Strategy`.
             Under "multi_worker" every worker runs this same call; the chief writes

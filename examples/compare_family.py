@@ -35,13 +35,14 @@ import json
 import os
 import time
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ganomaly_keras import EGBAD, AnoGAN, GANomaly, SimultaneousEncoderGAN, SkipGANomaly
 from ganomaly_keras.data import (
     Split,
     contaminated_leave_one_class_out,
@@ -50,15 +51,11 @@ from ganomaly_keras.data import (
     load_npz,
     paper_leave_one_class_out,
 )
+from ganomaly_keras.models import DETECTORS
 from ganomaly_keras.saving import write_json_atomically
 
-MODELS = {
-    "GANomaly": GANomaly,
-    "skip-GANomaly": SkipGANomaly,
-    "SimultaneousEncoderGAN": SimultaneousEncoderGAN,
-    "EGBAD": EGBAD,
-    "AnoGAN": AnoGAN,
-}
+# Every registered detector, by class name (the rows of the tables).
+MODELS = {cls.__name__: cls for cls in DETECTORS.values()}
 
 
 def subsample(split, limit, seed):
@@ -89,13 +86,12 @@ def train_and_test(model_class, train, test, args):
     model.fit(train.images, epochs=args.epochs, batch_size=64, verbose=0)
     scores = model.predict(test.images, batch_size=256, verbose=0)
     result = {"auroc": float(roc_auc_score(test.labels, scores))}
-    if hasattr(model, "score_variants"):
-        # The simultaneous-encoder model's other scores, from the same trained model.
-        variants = [model.score_variants(test.images[i : i + 256])[0]
-                    for i in range(0, len(test.images), 256)]
+    others = [name for name in model.paper_scores if name != model.score]
+    if others:
+        # The model's other paper scores, from the same trained model.
         result["auroc_by_score"] = {
-            name: float(roc_auc_score(test.labels, np.concatenate([np.asarray(v[name]) for v in variants])))
-            for name in variants[0] if name != model.score
+            name: float(roc_auc_score(test.labels, values))
+            for name, values in model.predict_terms(test.images, others).items()
         }
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
@@ -190,7 +186,7 @@ def main():
         splits = contaminated_leave_one_class_out(images, classes, digit, p, seed=args.seed)
         train = subsample(splits["train"], args.max_train_images, args.seed)
         test = subsample(splits["test"], args.max_test_images, args.seed)
-        for name in ("GANomaly", "SimultaneousEncoderGAN"):
+        for name in ("GANomaly", "SimultaneousEncoderGAN"):  # Berg et al.'s comparison
             if name not in args.models:
                 continue
             result = measure(results, "contamination", name, p,

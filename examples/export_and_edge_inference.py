@@ -22,14 +22,17 @@ import os
 import subprocess
 import sys
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 import keras
 from PIL import Image
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.data import leave_one_class_out, load_digits
-from ganomaly_keras.export import export_model, to_uint8_images
+from ganomaly_keras.export import export_model
+from ganomaly_keras.serving import to_uint8_images
 from ganomaly_keras.runtimes import compare_runtimes, load_runtimes, markdown_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -5,7 +5,7 @@ Description: Steady-state training images/s at the reference setting.
 32x32x1 (or --channels 3), batch 64, width 64, nz 100, float32, random images (speed
 does not depend on content). The first epoch (tracing) is excluded; the median of the
 timed epochs is printed. The reference PyTorch code trains at about 374 images/s on
-a 2-core CPU machine (DESIGN.md section 7). `ganomaly-keras benchmark` runs this for
+another 2-core CPU machine (a rough guide: not measured side by side). `ganomaly-keras benchmark` runs this for
 both shapes together with the FLOP count and the machine's peak.
 
 Usage:
@@ -16,7 +16,9 @@ import argparse
 import json
 import os
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 from ganomaly_keras.benchmark import REFERENCE_IMAGES_PER_S, training_throughput
 

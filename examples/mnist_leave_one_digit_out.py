@@ -18,7 +18,9 @@ import argparse
 import json
 import time
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 import keras
 import numpy as np

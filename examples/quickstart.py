@@ -3,7 +3,7 @@ Title: Quickstart: GANomaly on scikit-learn's digits, one digit held out as the 
 Description: Train on normal digits only, score the test split, save the model.
 
 scikit-learn ships its 1,797 handwritten digits (8x8, 0..16), so this runs offline.
-Protocol (DESIGN.md section 4, the reference code's seeded variant): one digit is the
+Protocol (the reference code's leave-one-class-out, seeded): one digit is the
 anomaly; the normal digits are split 80/20 with a seed, training sees only the 80%,
 test holds the other 20% and every image of the held-out digit. The test AUROC is
 measured once, after the last epoch: nothing is selected on the test split.
@@ -18,7 +18,9 @@ import json
 import os
 import time
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 import keras
 import numpy as np

@@ -16,7 +16,9 @@ Usage:
 
 import argparse
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 
 import keras
 

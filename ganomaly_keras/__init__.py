@@ -1,57 +1,67 @@
-"""GANomaly for Keras 3: semi-supervised image anomaly detection (Akcay et al., 2018)."""
+"""GANomaly for Keras 3: semi-supervised image anomaly detection (Akcay et al., 2018).
 
-import os
+The public API, loaded on first use, so that `import ganomaly_keras` imports no
+TensorFlow and sets no environment variable (`ganomaly_keras.edge` runs on a device
+without TensorFlow):
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# oneDNN kernels double the training speed of these convolutions on CPUs where
-# TensorFlow leaves them off by default (AMD, for one). Effective only if TensorFlow
-# is not imported yet; set TF_ENABLE_ONEDNN_OPTS=0 to opt out.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-# One op at a time, each using every core: with TensorFlow's default of running ops
-# concurrently too, the two thread pools oversubscribe the cores and training speed
-# halves at random from one process to the next (measured on 2 cores: 125 or 230
-# images/s by default, 226 every time with this). Same caveat; set it to opt out.
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    from ganomaly_keras import GANomaly, AUROCCallback, TensorBoardImages
+    from ganomaly_keras import export_model, evaluate_detector, train_run, DataSpec
 
-import keras  # noqa: E402
+Call `ganomaly_keras.configure_tensorflow()` before anything imports TensorFlow for
+the package's thread and logging settings (see `ganomaly_keras.backend`).
+"""
 
-if keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        "ganomaly_keras needs Keras' TensorFlow backend, but KERAS_BACKEND is "
-        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing."
-    )
+import importlib
 
 __version__ = "0.1.0"
 
-from ganomaly_keras.models import (  # noqa: E402
-    EGBAD,
-    AnoGAN,
-    GANomaly,
-    SimultaneousEncoderGAN,
-    SkipGANomaly,
-)
-from ganomaly_keras.networks import (  # noqa: E402
-    Critic,
-    Decoder,
-    Discriminator,
-    Encoder,
-    Generator,
-    LatentDiscriminator,
-    UNetGenerator,
-)
+# Public name -> the module that defines it.
+_PUBLIC = {
+    "configure_tensorflow": "ganomaly_keras.backend",
+    # detectors
+    "AdversarialDetector": "ganomaly_keras.models",
+    "AnoGAN": "ganomaly_keras.models",
+    "EGBAD": "ganomaly_keras.models",
+    "GANomaly": "ganomaly_keras.models",
+    "SimultaneousEncoderGAN": "ganomaly_keras.models",
+    "SkipGANomaly": "ganomaly_keras.models",
+    "DETECTORS": "ganomaly_keras.models",
+    # networks
+    "Critic": "ganomaly_keras.networks",
+    "Decoder": "ganomaly_keras.networks",
+    "Discriminator": "ganomaly_keras.networks",
+    "Encoder": "ganomaly_keras.networks",
+    "Generator": "ganomaly_keras.networks",
+    "JointDiscriminator": "ganomaly_keras.networks",
+    "LatentDiscriminator": "ganomaly_keras.networks",
+    "UNetGenerator": "ganomaly_keras.networks",
+    # training, evaluation, export
+    "AUROCCallback": "ganomaly_keras.callbacks",
+    "BestModelCheckpoint": "ganomaly_keras.callbacks",
+    "RunHistory": "ganomaly_keras.callbacks",
+    "StepBudget": "ganomaly_keras.callbacks",
+    "TensorBoardImages": "ganomaly_keras.tensorboard",
+    "Calibration": "ganomaly_keras.calibration",
+    "evaluate_detector": "ganomaly_keras.evaluation",
+    "export_model": "ganomaly_keras.export",
+    "load_model": "ganomaly_keras.saving",
+    "DataSpec": "ganomaly_keras.data.spec",
+    "train_run": "ganomaly_keras.run",
+    "ExportMetadata": "ganomaly_keras.metadata",
+    "read_metadata": "ganomaly_keras.metadata",
+    "EdgeDetector": "ganomaly_keras.edge",
+}
 
-__all__ = [
-    "AnoGAN",
-    "EGBAD",
-    "GANomaly",
-    "SimultaneousEncoderGAN",
-    "SkipGANomaly",
-    "Critic",
-    "Decoder",
-    "Discriminator",
-    "Encoder",
-    "Generator",
-    "LatentDiscriminator",
-    "UNetGenerator",
-    "__version__",
-]
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'ganomaly_keras' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

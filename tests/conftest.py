@@ -4,7 +4,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import ganomaly_keras  # noqa: E402,F401  (sets the backend before keras is imported)
+from ganomaly_keras import configure_tensorflow  # noqa: E402
+
+configure_tensorflow()  # the backend and thread settings, before keras is imported
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

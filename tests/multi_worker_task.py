@@ -18,7 +18,9 @@ os.environ["TF_CONFIG"] = json.dumps({
 })
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ganomaly_keras  # noqa: E402,F401  (backend options first)
+from ganomaly_keras import configure_tensorflow
+
+configure_tensorflow()  # before TensorFlow loads
 from ganomaly_keras.execution import make_strategy  # noqa: E402
 
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op

@@ -20,25 +20,47 @@ import argparse
 import json
 import sys
 
-import ganomaly_keras  # noqa: F401  (first: sets the TensorFlow backend options)
+from ganomaly_keras.backend import configure_tensorflow
 
-import numpy as np
+configure_tensorflow()  # before TensorFlow loads
 
-from ganomaly_keras.export import to_uint8_images
-from ganomaly_keras.runtimes import (
-    check_targets,
-    compare_runtimes,
-    load_runtimes,
-    markdown_table,
-    read_metadata,
-)
+import numpy as np  # noqa: E402
+
+from ganomaly_keras.metadata import read_metadata  # noqa: E402
+from ganomaly_keras.runtimes import compare_runtimes, load_runtimes, markdown_table  # noqa: E402
+from ganomaly_keras.serving import to_uint8_images  # noqa: E402
+
+
+def check_targets(rows):
+    """The project's export targets, each with its measured value and PASS/FAIL.
+
+    Returns:
+        list of `(target, measured, passed)`.
+    """
+    by_name = {row["name"]: row for row in rows}
+    checks = []
+    keras_row = by_name.get("keras")
+    if "tflite_float32" in by_name:
+        value = by_name["tflite_float32"]["max_rel_diff"]
+        checks.append(("float32 TFLite scores = Keras within 1e-4 relative", value, value <= 1e-4))
+    if "tflite_int8" in by_name and keras_row:
+        drop = keras_row["auroc"] - by_name["tflite_int8"]["auroc"]
+        checks.append(("int8 AUROC within 0.005 of Keras", drop, drop <= 0.005))
+    if "tflite_int8" in by_name:
+        value = by_name["tflite_int8"]["latency_ms"]
+        checks.append(("int8 latency <= 0.2 ms per image (batch 1, 1 thread)", value, value <= 0.2))
+    if "tflite_int8" in by_name and "tflite_float32" in by_name:
+        ratio = by_name["tflite_float32"]["bytes"] / by_name["tflite_int8"]["bytes"]
+        checks.append(("int8 file <= 1/3.5 of float32 (ratio >= 3.5)", ratio, ratio >= 3.5))
+    return checks
+
+
 
 
 def labelled_images(args, metadata):
     """uint8 test images and labels of the export's protocol."""
-    size = metadata["input"]["image_size"]
-    channels = metadata["input"]["channels"]
-    recorded = metadata.get("training_data", {})
+    size, channels = metadata.image_size, metadata.channels
+    recorded = metadata.training_data
     seed = args.seed if args.seed is not None else recorded.get("seed", 0)
     abnormal = (
         args.abnormal_class
@@ -95,8 +117,7 @@ def main(argv=None):
     checks = check_targets(rows)
     print(f"{len(images)} labelled images ({int(labels.sum())} anomalous); "
           "differences are against the Keras model")
-    score = metadata.get("score", {})
-    print(f"score: {score.get('name')}: {score.get('definition')}\n")
+    print(f"score: {metadata.score_name}: {metadata.score_definition}\n")
     print(markdown_table(rows))
     print("\n| target | measured | result |\n|---|---|---|")
     for name, value, passed in checks:

@@ -2,7 +2,8 @@
 
 AUROC and average precision come from scikit-learn (exact and rank based, as unbounded
 scores need; `keras.metrics.AUC` assumes probabilities). Precision, recall and F1 are
-reported at the model's stored threshold when it has one. With ground-truth masks, the
+reported at the model's stored threshold when it has one, with the decisions of the
+calibration head the exported models use (`ganomaly_keras.serving`). With ground-truth masks, the
 anomaly maps are also scored per pixel (pixel AUROC and AUPRO, see
 `ganomaly_keras.pixel_metrics`).
 """
@@ -15,6 +16,7 @@ from sklearn.metrics import (
 )
 
 from ganomaly_keras.pixel_metrics import pixel_metrics, resize_maps
+from ganomaly_keras.serving import calibrated_numpy
 
 
 def check_labels(labels, n):
@@ -81,7 +83,7 @@ def evaluate_detector(model, images, labels, masks=None, batch_size=256):
         result["mask_resolution"] = int(np.shape(masks)[1])
     fitted = getattr(model, "calibration", None)
     if fitted is not None:
-        decisions = (scores > fitted.threshold).astype(np.int64)
+        decisions = calibrated_numpy(scores, fitted)["is_anomaly"]
         precision, recall, f1, _ = precision_recall_fscore_support(
             labels, decisions, average="binary", zero_division=0
         )

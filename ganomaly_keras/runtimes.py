@@ -6,7 +6,6 @@ against the Keras model. `export/verify_export.py` and the benchmark print what 
 measures.
 """
 
-import json
 import os
 import time
 
@@ -14,15 +13,11 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from ganomaly_keras.export import (
-    EDGE_SIGNATURE,
-    INPUT_NAME,
-    SERVING_SIGNATURE,
-    TFLITE_VARIANTS,
-    serving_function,
-    tflite_filename,
-)
-from ganomaly_keras.saving import load_model
+from ganomaly_keras.edge import open_interpreter, recorded_delegate
+from ganomaly_keras.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
+from ganomaly_keras.saving import directory_bytes, load_model
+from ganomaly_keras.serving import serving_function
+from ganomaly_keras.writers import TFLITE_VARIANTS, tflite_filename
 
 
 class KerasRuntime:
@@ -63,17 +58,8 @@ class TFLiteRuntime:
     """
 
     def __init__(self, path, num_threads=1, delegate=None):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        if delegate is None:
-            delegate = _recorded_delegate(path)
-        options = {}
-        if delegate == "none":
-            options["experimental_op_resolver_type"] = (
-                OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-            )
-        self.delegate = delegate
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads, **options)
+        self.delegate = recorded_delegate(path) if delegate is None else delegate
+        self.interpreter = open_interpreter(path, num_threads, self.delegate)
         self.runner = self.interpreter.get_signature_runner(EDGE_SIGNATURE)
         self.name = "tflite_" + os.path.basename(path)[len("model_") : -len(".tflite")]
         self.path = path
@@ -81,18 +67,6 @@ class TFLiteRuntime:
     def run(self, images):
         outputs = [self.runner(**{INPUT_NAME: image[None]}) for image in images]
         return {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
-
-
-def _recorded_delegate(path):
-    metadata_path = os.path.join(os.path.dirname(os.path.abspath(path)), "metadata.json")
-    if not os.path.exists(metadata_path):
-        return "default"
-    with open(metadata_path) as handle:
-        artefacts = json.load(handle).get("artefacts", {})
-    for artefact in artefacts.values():
-        if artefact.get("file") == os.path.basename(path):
-            return artefact.get("litert_delegate", "default")
-    return "default"
 
 
 def load_runtimes(export_dir, num_threads=1):
@@ -126,16 +100,6 @@ def latency_ms(runtime, images, batch_size=1, repeats=50, warmup=5):
     return 1000.0 * float(np.median(times)) / batch_size
 
 
-def artefact_bytes(path):
-    if os.path.isdir(path):
-        return sum(
-            os.path.getsize(os.path.join(folder, name))
-            for folder, _, names in os.walk(path)
-            for name in names
-        )
-    return os.path.getsize(path)
-
-
 def compare_runtimes(runtimes, images, labels, latency_repeats=50):
     """Scores of every runtime against the first (Keras), with AUROC and latency.
 
@@ -166,30 +130,10 @@ def compare_runtimes(runtimes, images, labels, latency_repeats=50):
                 ),
                 "auroc": float(roc_auc_score(labels, scores)),
                 "latency_ms": latency_ms(runtime, images, 1, latency_repeats),
-                "bytes": artefact_bytes(runtime.path),
+                "bytes": directory_bytes(runtime.path),
             }
         )
     return rows
-
-
-def check_targets(rows):
-    """The export targets of the project (issue 4), each with its measured value."""
-    by_name = {row["name"]: row for row in rows}
-    checks = []
-    keras_row = by_name.get("keras")
-    if "tflite_float32" in by_name:
-        value = by_name["tflite_float32"]["max_rel_diff"]
-        checks.append(("float32 TFLite scores = Keras within 1e-4 relative", value, value <= 1e-4))
-    if "tflite_int8" in by_name and keras_row:
-        drop = keras_row["auroc"] - by_name["tflite_int8"]["auroc"]
-        checks.append(("int8 AUROC within 0.005 of Keras", drop, drop <= 0.005))
-    if "tflite_int8" in by_name:
-        value = by_name["tflite_int8"]["latency_ms"]
-        checks.append(("int8 latency <= 0.2 ms per image (batch 1, 1 thread)", value, value <= 0.2))
-    if "tflite_int8" in by_name and "tflite_float32" in by_name:
-        ratio = by_name["tflite_float32"]["bytes"] / by_name["tflite_int8"]["bytes"]
-        checks.append(("int8 file <= 1/3.5 of float32 (ratio >= 3.5)", ratio, ratio >= 3.5))
-    return checks
 
 
 def markdown_table(rows):
@@ -204,8 +148,3 @@ def markdown_table(rows):
         for r in rows
     ]
     return "\n".join([header] + lines)
-
-
-def read_metadata(export_dir):
-    with open(os.path.join(export_dir, "metadata.json")) as handle:
-        return json.load(handle)

@@ -162,6 +162,12 @@ def load_model(path):
     layers, pickled functions): such a file can run anything when it loads. Every
     model of this package saves without code, so nothing it writes is refused.
 
+    Args:
+        path: a `.keras` file.
+
+    Returns:
+        the model, compiled as it was saved.
+
     Raises:
         ValueError: naming the file, when it would need unsafe deserialisation.
     """
@@ -176,3 +182,14 @@ def load_model(path):
                 "trust, and save them without Lambda layers."
             ) from None
         raise
+
+
+def directory_bytes(path):
+    """The size of a file, or of every file below a folder, in bytes."""
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    return sum(
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(path)
+        for name in names
+    )

@@ -1,0 +1,135 @@
+"""What a served detector computes around its score: the input contract and the
+calibration head.
+
+- Input contract: images are resized with `ganomaly_keras.edge.read_image` (Pillow,
+  bilinear) to the model's side and given as uint8 pixels; the model scales them to
+  float with `preprocess` (`x / 127.5 - 1`, so [-1, 1]).
+- Calibration head (`calibration_head`): the raw score, its 0..1 scaling
+  `(score - score_min) / (score_max - score_min)` clipped to [0, 1], and the decision
+  `score > threshold` (1 = anomaly), from the values `calibrate` fitted on validation
+  data.
+
+`AdversarialDetector.normalized_score` and `predict_anomaly`, `evaluate_detector`,
+`ganomaly-keras predict` and the exported graph (`serving_function`) all go through
+these two functions, so every path computes the same numbers.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganomaly_keras.edge import EdgeInferenceError, read_image
+from ganomaly_keras.metadata import OUTPUT_NAMES
+
+# The smallest score range the scaling divides by.
+MIN_SPAN = 1e-12
+
+
+def preprocess(images):
+    """uint8 pixels (a tensor or array) to float32 in [-1, 1]: `x / 127.5 - 1`."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8_images(images):
+    """Images as uint8 pixels: uint8 arrays pass, float arrays in [-1, 1] are mapped
+    back to 0..255 (the inverse of `preprocess`, rounded).
+
+    Raises:
+        ValueError: for another dtype, or floats outside [-1, 1].
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"images must be uint8 pixels or floats in [-1, 1]; got dtype {images.dtype}."
+        )
+    if images.size and (np.nanmin(images) < -1.001 or np.nanmax(images) > 1.001):
+        raise ValueError("float images must be in [-1, 1] (the model's input contract).")
+    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def calibration_head(scores, score_min, score_max, threshold):
+    """The served outputs of raw scores, with `keras.ops` (arrays or tensors).
+
+    Args:
+        scores: raw scores `(batch,)`.
+        score_min, score_max: the validation scores' range.
+        threshold: raw-score units; anomalous above it.
+
+    Returns:
+        dict: "anomaly_score" (the scores), "normalized_score" (float, [0, 1]) and
+        "is_anomaly" (int32, 1 = anomaly).
+    """
+    scores = keras.ops.convert_to_tensor(scores, "float32")
+    span = keras.ops.maximum(score_max - score_min, MIN_SPAN)
+    return {
+        "anomaly_score": scores,
+        "normalized_score": keras.ops.clip((scores - score_min) / span, 0.0, 1.0),
+        "is_anomaly": keras.ops.cast(scores > threshold, "int32"),
+    }
+
+
+def calibrated_numpy(scores, calibration):
+    """`calibration_head` of NumPy scores with a `Calibration`, as NumPy arrays."""
+    head = calibration_head(
+        np.asarray(scores, np.float32), calibration.score_min, calibration.score_max,
+        calibration.threshold,
+    )
+    return {name: keras.ops.convert_to_numpy(value) for name, value in head.items()}
+
+
+def serving_function(model):
+    """The exported graph: uint8 images in, the four named outputs out.
+
+    Args:
+        model: a detector of this package (it has `anomaly_outputs` and stored
+            calibration values).
+
+    Returns:
+        a function of a uint8 tensor `(batch, size, size, channels)` returning a dict
+        keyed by `ganomaly_keras.metadata.OUTPUT_NAMES`.
+    """
+    values = model.calibration_values
+
+    def serve(images):
+        outputs = model.anomaly_outputs(preprocess(images))
+        head = calibration_head(
+            outputs["anomaly_score"], values["score_min"], values["score_max"],
+            values["threshold"],
+        )
+        head["anomaly_map"] = outputs["anomaly_map"]
+        return {name: head[name] for name in OUTPUT_NAMES}
+
+    return serve
+
+
+class ImageFiles:
+    """Image files read with the input contract, for scoring.
+
+    Attributes:
+        images: float32 `(n, size, size, channels)` in [-1, 1] of the readable files.
+        kept: indices into the given paths of those images.
+        skipped: `(path, reason)` of each file that could not be read.
+    """
+
+    def __init__(self, paths, image_size, channels, on_error="raise"):
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f'on_error must be "raise" or "skip"; got {on_error!r}.')
+        pixels, self.kept, self.skipped = [], [], []
+        for index, path in enumerate(paths):
+            try:
+                image, _ = read_image(path, image_size, channels, convert=True)
+            except EdgeInferenceError as error:
+                if on_error == "raise":
+                    raise ValueError(
+                        f"{error}; fix or remove the file, or pass --skip-unreadable "
+                        "to skip it."
+                    ) from None
+                self.skipped.append((path, str(error)))
+                continue
+            pixels.append(image)
+            self.kept.append(index)
+        shape = (0, image_size, image_size, channels)
+        stacked = np.stack(pixels) if pixels else np.zeros(shape, np.uint8)
+        self.images = preprocess(stacked).numpy()

@@ -1,0 +1,185 @@
+"""Writing a detector's serving graph to disk: SavedModel, and LiteRT in a child process.
+
+`write_saved_model` writes the graph of `ganomaly_keras.serving.serving_function` with
+two signatures, `serving_default` (any batch) and `serve_batch1`. `convert_in_subprocess`
+converts the latter to `.tflite` files with builtin operators only (no Flex ops, so a
+plain LiteRT runtime runs them), in a child process; `litert_delegate` runs each file
+once, also in a child, and says which LiteRT kernels can run it. Files are written
+under a temporary name and renamed, so a crash never leaves half a file.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganomaly_keras.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
+from ganomaly_keras.serving import serving_function
+
+TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
+
+
+def tflite_filename(variant):
+    """The file name of a LiteRT variant in an export folder."""
+    return f"model_{variant}.tflite"
+
+
+def write_saved_model(model, path):
+    """The SavedModel of `model`'s serving graph at `path` (uint8 images in)."""
+    shape = (model.input_size, model.input_size, model.channels)
+    serve = serving_function(model)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The first endpoint becomes `serving_default`.
+    archive.add_endpoint(
+        SERVING_SIGNATURE,
+        serve,
+        input_signature=[tf.TensorSpec((None,) + shape, tf.uint8, name=INPUT_NAME)],
+    )
+    archive.add_endpoint(
+        EDGE_SIGNATURE,
+        serve,
+        input_signature=[tf.TensorSpec((1,) + shape, tf.uint8, name=INPUT_NAME)],
+    )
+    archive.write_out(path, verbose=False)
+
+
+def convert_to_tflite(saved_model_dir, variant, representative_images=None):
+    """Convert the exported SavedModel's batch-1 signature to a LiteRT flatbuffer.
+
+    Args:
+        saved_model_dir: a folder written by `export_model`.
+        variant: "float32", "float16", "dynamic" (int8 weights) or "int8" (int8
+            weights and activations; needs `representative_images`, uint8 normal
+            images of the model's shape).
+
+    Returns:
+        the `.tflite` bytes.
+    """
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"variant must be one of {TFLITE_VARIANTS}; got {variant!r}.")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[EDGE_SIGNATURE]
+    )
+    # Builtin operators only: no Flex (TensorFlow) ops, so plain LiteRT runs it.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if variant == "int8":
+        if representative_images is None:
+            raise ValueError(
+                "the int8 export needs representative_data: normal training images "
+                "to calibrate activation ranges."
+            )
+
+        def representative_dataset():
+            for image in representative_images:
+                yield {INPUT_NAME: image[None]}
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    with warnings.catch_warnings():
+        # The converter calibrates int8 with tf.lite.Interpreter internally; its
+        # deprecation notice is about TensorFlow's code, not this call.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        return converter.convert()
+
+
+def converter_error_summary(stderr):
+    """One line of what matters in the TFLite converter's (long, MLIR-laden) output."""
+    unsupported = sorted(set(re.findall(r"'(tf\.\w+)' op is neither a custom op nor a flex op", stderr)))
+    if unsupported:
+        return "TensorFlow ops with no LiteRT builtin kernel: " + ", ".join(unsupported)
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return ((errors or lines or ["no output"])[-1])[:500]
+
+
+def convert_in_subprocess(saved_model_dir, variants, out_dir, representative_images=None, timeout=1800):
+    """`convert_to_tflite` for each of `variants` in a child Python process.
+
+    TensorFlow's TFLite converter and int8 calibrator are native code that can abort
+    the whole process (heap corruption on some models and activation ranges; see
+    tensorflow/tensorflow#120295 and relatives; measured here once on an untrained
+    width-16 model). In a child process such a crash becomes a `RuntimeError`, and
+    the caller (a training run, a notebook) survives it.
+
+    Writes `tflite_filename(variant)` files into `out_dir`.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        command = [
+            sys.executable, "-m", "ganomaly_keras.writers",
+            saved_model_dir, out_dir, ",".join(variants),
+        ]
+        if representative_images is not None:
+            images = os.path.join(folder, "representative.npy")
+            np.save(images, representative_images)
+            command.append(images)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout,
+            env=_child_environment(),
+        )
+    missing = [v for v in variants if not os.path.exists(os.path.join(out_dir, tflite_filename(v)))]
+    if result.returncode != 0 or missing:
+        detail = converter_error_summary(result.stderr)
+        raise RuntimeError(
+            f"TensorFlow's TFLite converter failed (exit status {result.returncode}: "
+            f"{detail}); variants not written: {missing}. Export the other formats "
+            "(formats=...), or calibrate int8 with other representative images."
+        )
+
+
+def litert_delegate(path, timeout=300):
+    """Which LiteRT kernels run `path`: "default" (XNNPACK), else "none" (the
+    builtin kernels alone).
+
+    ai-edge-litert 2.3.0's XNNPACK aborts the process on some int8 models (measured:
+    GANomaly of width 16 at 32x32); each file is therefore run once in a child
+    process (`python -m ganomaly_keras.edge PATH --smoke-test DELEGATE`). Raises
+    RuntimeError when neither way runs it.
+    """
+    for delegate in ("default", "none"):
+        result = subprocess.run(
+            [sys.executable, "-m", "ganomaly_keras.edge", path, "--smoke-test", delegate],
+            capture_output=True, text=True, timeout=timeout, env=_child_environment(),
+        )
+        if result.returncode == 0:
+            return delegate
+    raise RuntimeError(
+        f"LiteRT cannot run {path}, with or without XNNPACK: "
+        f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}"
+    )
+
+
+def _child_environment():
+    """This process's environment, with this very package importable (installed or
+    not) and TensorFlow's C++ logs limited to warnings."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
+
+
+def _convert_main(argv):
+    """`python -m ganomaly_keras.writers SAVED_MODEL OUT_DIR VARIANTS [IMAGES.npy]`."""
+    saved_model_dir, out_dir, variants = argv[:3]
+    images = np.load(argv[3]) if len(argv) > 3 else None
+    for variant in variants.split(","):
+        flatbuffer = convert_to_tflite(saved_model_dir, variant, images)
+        # Written under a temporary name and renamed: no half-written file on a crash.
+        path = os.path.join(out_dir, tflite_filename(variant))
+        with open(path + ".part", "wb") as handle:
+            handle.write(flatbuffer)
+        os.replace(path + ".part", path)
+
+
+
+if __name__ == "__main__":
+    _convert_main(sys.argv[1:])

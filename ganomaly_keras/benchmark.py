@@ -4,8 +4,8 @@
 run:
 
 - steady-state training images/s at batch 64 for 32x32x1 and 32x32x3 (width 64,
-  nz 100, float32), against the reference PyTorch code's 374 images/s (DESIGN.md
-  section 7);
+  nz 100, float32), against the reference PyTorch code's 374 images/s (measured by the
+  project on another 2-core CPU: a rough guide, not a side-by-side ratio);
 - FLOPs per training image, counted from the convolution layers' shapes: forward
   FLOPs of G (encoder, decoder, encoder) plus two forward passes of D (on x and on
   x_hat), times 3 for the backward pass (gradients with respect to inputs and
@@ -28,7 +28,9 @@ import tensorflow as tf
 
 from ganomaly_keras.models import GANomaly
 
-REFERENCE_IMAGES_PER_S = 374.0  # DESIGN.md section 7, 32x32x1, batch 64, 2 threads
+# The reference PyTorch code's training speed, 32x32x1, batch 64, 2 threads, measured
+# by the project on another 2-core machine (not side by side with this package).
+REFERENCE_IMAGES_PER_S = 374.0
 
 
 def _conv_flops(blocks, shape):
@@ -214,7 +216,7 @@ def run_benchmark(training_steps=30, mnist=None, digits=(0, 1, 2), epochs=3, jit
         settings = [
             dict(channels=1, steps=training_steps, jit_compile=jit_compile),
             dict(channels=3, steps=training_steps, jit_compile=jit_compile),
-            # The alternatives issue 5 asks about, at 32x32x1.
+            # The alternatives to the default step: XLA and bfloat16, at 32x32x1.
             dict(channels=1, steps=training_steps, jit_compile=True),
             # bfloat16 is emulated without AVX-512 BF16 and very slow: few steps.
             dict(channels=1, steps=3, epochs=1, dtype_policy="mixed_bfloat16"),

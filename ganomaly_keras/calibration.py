@@ -1,4 +1,4 @@
-"""Turning raw anomaly scores into a 0..1 score and a decision (DESIGN.md section 3).
+"""Turning raw anomaly scores into a 0..1 score and a decision.
 
 Both are fitted on validation data, never on the test split, and stored with the model
 (`GANomaly.calibrate`), so that saved and exported models carry them.

@@ -43,10 +43,9 @@ an image's score never depends on what else is in its batch.
 import keras
 import tensorflow as tf
 
-LATENT_SCORES = ("latent_mse", "latent_l1")
 LATENT_DEFINITIONS = {
-    "latent_mse": "mean over the latent code of (G_E(x) - E(G(x)))^2",
-    "latent_l1": "mean over the latent code of |G_E(x) - E(G(x))|",
+    "latent_mse": "the mean over the latent code of (G_E(x) - E(G(x)))^2",
+    "latent_l1": "the mean over the latent code of |G_E(x) - E(G(x))|",
 }
 MAP_TERMS = (
     "residual_max",
@@ -85,21 +84,33 @@ def map_definitions(smoothing):
     }
 
 
-def validate_score_name(name, available):
-    """`name` if it is one of `available`, else a ValueError that lists them."""
-    if name not in available:
-        raise ValueError(f"score must be one of {tuple(available)}; got {name!r}.")
-    return name
+def weighted_sum(parts, terms):
+    """The score `sum(weight * terms[name])` of `parts`, pairs `(weight, name)`.
+
+    A weight of 1 multiplies nothing, so a one-term score is that term exactly.
+    """
+    total = None
+    for weight, name in parts:
+        value = terms[name] if weight == 1 else weight * terms[name]
+        total = value if total is None else total + value
+    return total
 
 
-def latent_score(z, z_hat, name="latent_mse"):
-    """Per-image score from codes of shape `(batch, latent_size)`; returns `(batch,)`."""
+def describe(parts, definitions):
+    """The words of a weighted sum of terms, from each term's definition."""
+    if len(parts) == 1 and parts[0][0] == 1:
+        return definitions[parts[0][1]]
+    return " + ".join(f"{weight:g} * ({definitions[name]})" for weight, name in parts)
+
+
+def latent_terms(z, z_hat):
+    """GANomaly's per-image terms of codes `(batch, latent_size)`: "latent_mse" and
+    "latent_l1", each `(batch,)`."""
     difference = z - z_hat
-    if name == "latent_mse":
-        return keras.ops.mean(keras.ops.square(difference), axis=-1)
-    if name == "latent_l1":
-        return keras.ops.mean(keras.ops.abs(difference), axis=-1)
-    raise ValueError(f"score must be one of {LATENT_SCORES}; got {name!r}.")
+    return {
+        "latent_mse": keras.ops.mean(keras.ops.square(difference), axis=-1),
+        "latent_l1": keras.ops.mean(keras.ops.abs(difference), axis=-1),
+    }
 
 
 def residual_map(x, x_hat):

@@ -1,4 +1,5 @@
-"""Evaluation protocols (DESIGN.md section 4), each fixed by a seed.
+"""Evaluation protocols (leave one class out, the paper's MNIST split, one class,
+contamination, folders), each fixed by a seed.
 
 Label convention everywhere: 1 = anomaly, 0 = normal.
 """
@@ -47,7 +48,7 @@ def _normal_vs_abnormal(
 
     Normal images are split `test_fraction` / `validation_fraction` / rest (train).
     Anomalous images are first drawn for training so that they make up a fraction
-    `contamination` of it (`p * N_normal_train / (1 - p)`, DESIGN.md section 4), the
+    `contamination` of it (`p * N_normal_train / (1 - p)`, so p is the anomalies' share of training), the
     rest divided between validation and test in the proportions of the normal images.
     """
     if not 0 < test_fraction < 1 or not 0 <= validation_fraction < 1 - test_fraction:
@@ -135,7 +136,7 @@ def contaminated_leave_one_class_out(
 ):
     """Leave-one-class-out with a fraction `contamination` of anomalies in training.
 
-    Berg et al.'s setting (DESIGN.md section 4): the training split holds
+    Berg et al.'s setting: the training split holds
     `contamination * N_normal / (1 - contamination)` images of `abnormal_class`
     (p in {0, 0.01, 0.02, 0.05, 0.1} in the paper), shuffled in. Its labels say which
     ones are anomalies, for analysis; the model never sees them. Validation and test

@@ -1,6 +1,6 @@
 """AnoGAN (Schlegl et al., IPMI 2017): a DCGAN, and a search for each image's latent code.
 
-One of the GANomaly paper's baselines (DESIGN.md section 5). Training is a plain DCGAN
+One of the GANomaly paper's baselines (as in that paper). Training is a plain DCGAN
 on normal images: the decoder of `ganomaly_keras.networks` generates, GANomaly's
 discriminator judges (D: `0.5 * (BCE(D(x), 1) + BCE(D(G(z)), 0))`, G: `BCE(D(G(z)), 1)`).
 
@@ -21,7 +21,12 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import AdversarialDetector, mean_bce
+from ganomaly_keras.models.base import (
+    AdversarialDetector,
+    as_float32,
+    discriminator_bce,
+    mean_bce,
+)
 from ganomaly_keras.networks import Decoder, Discriminator
 
 
@@ -52,24 +57,21 @@ class AnoGAN(AdversarialDetector):
     """AnoGAN with the package's `fit`/`predict`/`calibrate` API.
 
     Args:
-        image_size: int, a power of two >= 16.
-        channels: int, image channels.
-        latent_size: int, size of z (100).
-        width: int, base channel count of G and D (64).
-        discrimination_weight: float, lambda of the search loss (0.1).
+        discrimination_weight: float in [0, 1], lambda of the search loss (0.1).
         search_steps: int, Adam steps of the latent search per image (100).
         search_learning_rate: float, learning rate of the search (0.05).
-        seed: optional int, seeds the latent draws of training.
-        score: `"paper"` (default, the score above) or a map term of
-            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
-        map_smoothing: int, box filter of the map terms (3).
+        **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
+            `channels`, `latent_size` (size of z, 100), `width` (64), `score`
+            ("paper", the search loss, by default, or a map term such as
+            "residual_max"), `map_smoothing`, `working_size`, `sync_batchnorm`,
+            `seed` (seeds the latent draws of training and the search's start).
 
     Example:
     ```python
-    model = AnoGAN(image_size=32, channels=1)
-    model.compile()
+    model = AnoGAN(image_size=32, channels=1, search_steps=50)
+    model.compile()  # a plain DCGAN: G against D
     model.fit(normal_images, epochs=15, batch_size=64)
-    scores = model.predict(test_images)  # runs the latent search
+    scores = model.predict(test_images)  # 50 search steps per image
     ```
     """
 
@@ -82,61 +84,39 @@ class AnoGAN(AdversarialDetector):
     }
 
     def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        discrimination_weight=0.1,
-        search_steps=100,
-        search_learning_rate=0.05,
-        sync_batchnorm=False,
-        seed=None,
+        self, *, discrimination_weight=0.1, search_steps=100, search_learning_rate=0.05,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not 0 <= discrimination_weight <= 1:
-            raise ValueError(
-                f"discrimination_weight must be in [0, 1]; got {discrimination_weight}."
-            )
-        shape = dict(image_size=image_size, channels=channels, width=width)
-        self.generator = Decoder(
-            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
+        self.discrimination_weight = arguments.number(
+            "discrimination_weight", discrimination_weight, minimum=0.0, maximum=1.0
         )
-        self.discriminator = Discriminator(
-            sync_batchnorm=sync_batchnorm, seed=seed, name="discriminator", **shape
-        )
-        self.image_size = self.generator.image_size
-        self.channels = self.generator.channels
-        self.latent_size = self.generator.latent_size
-        self.width = width
-        self.discrimination_weight = arguments.weight("discrimination_weight", discrimination_weight)
         self.search_steps = arguments.positive_integer("search_steps", search_steps)
         self.search_learning_rate = arguments.number(
             "search_learning_rate", search_learning_rate, minimum=0.0, exclusive_minimum=True
         )
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.seed = seed
-        self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
-        self._init_training_state(("g_loss", "d_loss"), 0.0)
-        self._build_networks()
+        self.generator = Decoder(
+            latent_size=self.latent_size, name="generator", **self.network_options
+        )
+        self.discriminator = Discriminator(
+            seed=self.seed, name="discriminator", **self.network_options
+        )
+        self.noise_seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self._finish_construction(("g_loss", "d_loss"))
 
-    def build(self, input_shape):
+    def build_networks(self, input_shape):
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build(input_shape)
-        super().build(input_shape)
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def paper_score_definitions(self):
+    def term_definitions(self):
         weight = self.discrimination_weight
-        return {"paper": (
-            f"after {self.search_steps} Adam steps on z from a fixed z0: {1 - weight} * "
-            f"mean |x - G(z)| + {weight} * mean |f(x) - f(G(z))|"
+        return {"search_loss": (
+            f"after {self.search_steps} Adam steps on z from a fixed z0: {1 - weight:g} * "
+            f"mean |x - G(z)| + {weight:g} * mean |f(x) - f(G(z))|"
         )}
+
+    paper_score_weights = {"paper": ((1, "search_loss"),)}
 
     # ------------------------------------------------------------------ training
 
@@ -146,12 +126,10 @@ class AnoGAN(AdversarialDetector):
         fake = self.generator(z, training=training)
         real_logits, _ = self.discriminator(x, training=training)
         fake_logits, _ = self.discriminator(fake, training=training)
-        real_logits, fake_logits = (keras.ops.cast(t, "float32") for t in (real_logits, fake_logits))
-
-
+        real_logits, fake_logits = as_float32(real_logits, fake_logits)
         return {
             "g_loss": mean_bce(1.0, fake_logits),
-            "d_loss": 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits)),
+            "d_loss": discriminator_bce(real_logits, fake_logits),
         }
 
     # ------------------------------------------------------------------- scoring
@@ -174,7 +152,14 @@ class AnoGAN(AdversarialDetector):
         return tf.constant(draw.reshape(1, 1, 1, -1), tf.float32)
 
     def search_latent(self, x):
-        """The searched codes `(batch, 1, 1, latent_size)` of float images `x`."""
+        """The latent codes the search finds for a batch.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(batch, 1, 1, latent_size)` codes after `search_steps` Adam steps.
+        """
         x = keras.ops.cast(x, "float32")
         return self._search(x, self._real_features(x))
 
@@ -215,27 +200,10 @@ class AnoGAN(AdversarialDetector):
         z = self.search_latent(x)
         return self.generator(z, training=False), keras.ops.reshape(z, (-1, self.latent_size))
 
-    def paper_terms(self, x):
-        """`(G(z*), {"paper": search loss})`: the latent search, then its loss."""
+    def image_terms(self, x):
+        """`(G(z*), {"search_loss"})`: the latent search, then its loss."""
         x = keras.ops.cast(x, "float32")
         real_features = self._real_features(x)  # once, for the search and the score
         z = self._search(x, real_features)
         score, generated = self._search_loss(x, real_features, z)
-        return generated, {"paper": score}
-
-    # ------------------------------------------------------------- serialization
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            discrimination_weight=self.discrimination_weight,
-            search_steps=self.search_steps,
-            search_learning_rate=self.search_learning_rate,
-            sync_batchnorm=self.sync_batchnorm,
-            seed=self.seed,
-        )
-        return config
+        return generated, {"search_loss": score}

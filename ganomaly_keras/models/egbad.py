@@ -2,7 +2,7 @@
 
 A generator G: z -> x and an encoder E: x -> z are trained together against a
 discriminator D(x, z) that tells pairs (x, E(x)) from pairs (G(z), z). One of the
-GANomaly paper's baselines (DESIGN.md section 5).
+GANomaly paper's baselines.
 
 Losses (BCE on logits, means): D: `BCE(D(x, E(x)), 1) + BCE(D(G(z), z), 0)`; G and E
 together (one optimizer): the same with the labels swapped.
@@ -15,7 +15,7 @@ feature-matching variant), f = D's joint features.
 import keras
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import AdversarialDetector, mean_bce
+from ganomaly_keras.models.base import AdversarialDetector, as_float32, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
 
@@ -24,85 +24,64 @@ class EGBAD(AdversarialDetector):
     """EGBAD / BiGAN anomaly detector with the package's `fit`/score/export API.
 
     Args:
-        image_size: int, a power of two >= 16.
-        channels: int, image channels.
-        latent_size: int, size of z (100).
-        width: int, base channel count of G, E and D's image path (64).
         joint_units: int, width of D's latent and joint layers (512).
         reconstruction_score_weight: float, weight of the residual in the score (0.9).
         feature_score_weight: float, weight of the feature-matching term (0.1).
-        sync_batchnorm: bool, synchronise BatchNorm across replicas.
-        seed: optional int, seeds the latent draws.
-        score: `"paper"` (default, the score above) or a map term of
-            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
-        map_smoothing: int, box filter of the map terms (3).
+        **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
+            `channels`, `latent_size` (size of z, 100), `width` (64), `score`
+            ("paper", the score above, by default, or a map term such as
+            "residual_max"), `map_smoothing`, `working_size`, `sync_batchnorm`
+            (all three networks), `seed` (seeds the latent draws).
 
     Example:
     ```python
-    model = EGBAD(image_size=32, channels=1)
-    model.compile()
+    model = EGBAD(image_size=32, channels=1, joint_units=256)
+    model.compile()  # one optimizer for G and E together, one for D
     model.fit(normal_images, epochs=15, batch_size=64)
-    scores = model.predict(test_images)
+    model.calibrate(validation_images, validation_labels)
+    decisions = model.predict_anomaly(test_images)  # 1 = anomaly
     ```
     """
 
     def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        joint_units=512,
-        reconstruction_score_weight=0.9,
-        feature_score_weight=0.1,
-        sync_batchnorm=False,
-        seed=None,
+        self, *, joint_units=512, reconstruction_score_weight=0.9, feature_score_weight=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        shape = dict(image_size=image_size, channels=channels, width=width)
-        self.generator = Decoder(
-            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
+        self.joint_units = arguments.positive_integer("joint_units", joint_units)
+        self._store_weight_options(
+            reconstruction_score_weight=reconstruction_score_weight,
+            feature_score_weight=feature_score_weight,
         )
-        self.encoder = Encoder(
-            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="encoder", **shape
-        )
+        shape = dict(self.network_options, latent_size=self.latent_size)
+        self.generator = Decoder(name="generator", **shape)
+        self.encoder = Encoder(name="encoder", **shape)
         self.discriminator = JointDiscriminator(
-            latent_size=latent_size, joint_units=joint_units, name="discriminator", **shape
+            joint_units=self.joint_units, name="discriminator", **shape
         )
-        self.image_size = self.encoder.image_size
-        self.channels = self.encoder.channels
-        self.latent_size = self.encoder.latent_size
-        self.width = width
-        self.joint_units = joint_units
-        self.reconstruction_score_weight = arguments.weight("reconstruction_score_weight", reconstruction_score_weight)
-        self.feature_score_weight = arguments.weight("feature_score_weight", feature_score_weight)
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.seed = seed
-        self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
-        self._init_training_state(("g_loss", "d_loss"), 0.0)
-        self._build_networks()
+        self.noise_seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self._finish_construction(("g_loss", "d_loss"))
 
-    def build(self, input_shape):
+    def build_networks(self, input_shape):
         self.encoder.build(input_shape)
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build((input_shape, (input_shape[0], self.latent_size)))
-        super().build(input_shape)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())  # EGBAD never re-initialises D
 
     @property
     def generator_variables(self):
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
+    term_definitions = {
+        "residual_l1": "mean |x - G(E(x))|",
+        "feature_l1": "mean |f(x, E(x)) - f(G(E(x)), E(x))|, f = the discriminator's "
+        "joint features",
+    }
+
     @property
-    def paper_score_definitions(self):
+    def paper_score_weights(self):
         return {"paper": (
-            f"{self.reconstruction_score_weight} * mean |x - G(E(x))| + "
-            f"{self.feature_score_weight} * mean |f(x, E(x)) - f(G(E(x)), E(x))|, "
-            "f = the discriminator's joint features"
+            (self.reconstruction_score_weight, "residual_l1"),
+            (self.feature_score_weight, "feature_l1"),
         )}
 
     # ------------------------------------------------------------------ training
@@ -114,9 +93,7 @@ class EGBAD(AdversarialDetector):
         code = self.encoder(x, training=training)
         real_logits, _ = self.discriminator((x, code), training=training)
         fake_logits, _ = self.discriminator((fake, z), training=training)
-        real_logits, fake_logits = (keras.ops.cast(t, "float32") for t in (real_logits, fake_logits))
-
-
+        real_logits, fake_logits = as_float32(real_logits, fake_logits)
         return {
             "d_loss": mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits),
             "g_loss": mean_bce(0.0, real_logits) + mean_bce(1.0, fake_logits),
@@ -128,39 +105,18 @@ class EGBAD(AdversarialDetector):
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
-    def paper_terms(self, x):
-        """`(x_hat, {"paper": score})` in inference mode, float32."""
+    def image_terms(self, x):
+        """`(x_hat, {"residual_l1", "feature_l1"})` in inference mode, float32."""
         x_hat, code = self.reconstruction_outputs(x)
         _, real_features = self.discriminator((x, code), training=False)
         _, fake_features = self.discriminator((x_hat, code), training=False)
-        x_hat, real_features, fake_features = (
-            keras.ops.cast(t, "float32") for t in (x_hat, real_features, fake_features)
-        )
-        residual = keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3))
-        features = keras.ops.mean(keras.ops.abs(real_features - fake_features), axis=-1)
+        x_hat, real_features, fake_features = as_float32(x_hat, real_features, fake_features)
         return x_hat, {
-            "paper": self.reconstruction_score_weight * residual
-            + self.feature_score_weight * features
+            "residual_l1": keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3)),
+            "feature_l1": keras.ops.mean(keras.ops.abs(real_features - fake_features), axis=-1),
         }
 
     @property
     def feature_network(self):
         """The encoder: the joint discriminator is not a DCGAN encoder."""
         return self.encoder
-
-    # ------------------------------------------------------------- serialization
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            joint_units=self.joint_units,
-            reconstruction_score_weight=self.reconstruction_score_weight,
-            feature_score_weight=self.feature_score_weight,
-            sync_batchnorm=self.sync_batchnorm,
-            seed=self.seed,
-        )
-        return config

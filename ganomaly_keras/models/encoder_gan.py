@@ -2,7 +2,7 @@
 
 A GAN learns the training images; an encoder E is trained at the same time to invert
 the generator on generated images, with `|G(z) - G(E(G(z)))|_1` updating E only
-(DESIGN.md section 5). The paper used a progressive GAN; here it is a DCGAN-sized
+(as in the paper). The paper used a progressive GAN; here it is a DCGAN-sized
 WGAN-GP (the decoder of `ganomaly_keras.networks` as generator, a BatchNorm-free
 critic), which trains on a 2-core CPU. Training stratifies the latent space, and the
 norm of `E(x)` becomes a cue for anomalies that holds up when the training set is
@@ -19,11 +19,9 @@ Scores (higher = more anomalous), all in inference mode:
 import keras
 import tensorflow as tf
 
-from ganomaly_keras import arguments, inputs, scoring
-from ganomaly_keras.models.base import AdversarialDetector, step_logs
+from ganomaly_keras import arguments, inputs
+from ganomaly_keras.models.base import AdversarialDetector, as_float32, step_logs
 from ganomaly_keras.networks import Critic, Decoder, Encoder
-
-ENCODER_GAN_SCORES = ("combined", "latent_norm", "residual")
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
@@ -38,15 +36,14 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     follow WGAN-GP: Adam(1e-4, beta_1 0.5, beta_2 0.9) for both optimizers.
 
     Args:
-        image_size: int, a power of two >= 16.
-        channels: int, image channels.
-        latent_size: int, size of z (100).
-        width: int, base channel count of all networks (64).
         critic_steps: int, critic updates per generator update (5 in WGAN-GP).
         gradient_penalty_weight: float, lambda of the gradient penalty (10).
-        score: "combined" (default), "latent_norm" or "residual".
         latent_norm_weight: float in [0, 1], weight of the latent norm in "combined".
-        seed: optional int, seeds the latent and interpolation draws.
+        **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
+            `channels`, `latent_size` (size of z, 100), `width` (64), `score`
+            ("combined" by default, "latent_norm", "residual", or a map term such as
+            "residual_max"), `map_smoothing`, `working_size`, `sync_batchnorm`,
+            `seed` (seeds the latent and interpolation draws).
 
     Example:
     ```python
@@ -58,52 +55,28 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     """
 
     def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        critic_steps=5,
-        gradient_penalty_weight=10.0,
-        score="combined",
-        latent_norm_weight=0.5,
-        sync_batchnorm=False,
-        seed=None,
+        self, *, critic_steps=5, gradient_penalty_weight=10.0, latent_norm_weight=0.5,
         **kwargs,
     ):
-        super().__init__(score=score, **kwargs)
-        if not 0 <= latent_norm_weight <= 1:
-            raise ValueError(f"latent_norm_weight must be in [0, 1]; got {latent_norm_weight}.")
-        shape = dict(image_size=image_size, channels=channels, width=width)
-        self.generator = Decoder(
-            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="generator", **shape
-        )
-        self.encoder = Encoder(
-            latent_size=latent_size, sync_batchnorm=sync_batchnorm, name="encoder", **shape
-        )
-        self.discriminator = Critic(name="critic", **shape)
-        self.image_size = self.encoder.image_size
-        self.channels = self.encoder.channels
-        self.latent_size = self.encoder.latent_size
-        self.width = width
+        super().__init__(**kwargs)
         self.critic_steps = arguments.positive_integer("critic_steps", critic_steps)
-        self.gradient_penalty_weight = arguments.weight("gradient_penalty_weight", gradient_penalty_weight)
-        self.latent_norm_weight = arguments.weight("latent_norm_weight", latent_norm_weight)
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.seed = seed
-        self.noise_seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
-        self._init_training_state(("g_loss", "e_loss", "d_loss", "d_gp"), 0.0)
-        self._build_networks()
+        self._store_weight_options(gradient_penalty_weight=gradient_penalty_weight)
+        self.latent_norm_weight = arguments.number(
+            "latent_norm_weight", latent_norm_weight, minimum=0.0, maximum=1.0
+        )
+        shape = dict(self.network_options, latent_size=self.latent_size)
+        self.generator = Decoder(name="generator", **shape)
+        self.encoder = Encoder(name="encoder", **shape)
+        self.discriminator = Critic(
+            image_size=self.image_size, channels=self.channels, width=self.width, name="critic"
+        )
+        self.noise_seed_generator = keras.random.SeedGenerator(self.seed, name="noise_seed")
+        self._finish_construction(("g_loss", "e_loss", "d_loss", "d_gp"))
 
-    def build(self, input_shape):
+    def build_networks(self, input_shape):
         self.encoder.build(input_shape)
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build(input_shape)
-        super().build(input_shape)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())  # no discriminator re-initialisation here
 
     @property
     def generator_variables(self):
@@ -112,17 +85,18 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     def _default_optimizer(self, name):
         return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, name=name)
 
-    paper_scores = ("combined", "latent_norm", "residual")  # default first
+    term_definitions = {
+        "latent_norm": "||E(x)|| / sqrt(latent_size)",
+        "residual": "mean |x - G(E(x))|",
+    }
 
     @property
-    def paper_score_definitions(self):
-        residual = "mean |x - G(E(x))|"
-        norm = "||E(x)|| / sqrt(latent_size)"
+    def paper_score_weights(self):
         weight = self.latent_norm_weight
         return {
-            "combined": f"{1 - weight} * {residual} + {weight} * {norm}",
-            "latent_norm": norm,
-            "residual": residual,
+            "combined": ((1.0 - weight, "residual"), (weight, "latent_norm")),
+            "latent_norm": ((1, "latent_norm"),),
+            "residual": ((1, "residual"),),
         }
 
     @property
@@ -199,45 +173,12 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
-    def score_variants(self, x):
-        """Every score of `ENCODER_GAN_SCORES` for float images `x`, in inference mode.
-
-        Returns:
-            `(scores, x_hat)`: a dict of `(batch,)` tensors keyed by score name, and
-            the reconstructions `G(E(x))`.
-        """
+    def image_terms(self, x):
+        """`(x_hat, {"latent_norm", "residual"})` in inference mode, float32."""
         x_hat, code = self.reconstruction_outputs(x)
-        x, x_hat, code = (keras.ops.cast(t, "float32") for t in (x, x_hat, code))
-        residual = keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3))
-        norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(code), axis=-1)) / (
-            float(self.latent_size) ** 0.5
-        )
-        weight = self.latent_norm_weight
-        scores = {
-            "latent_norm": norm,
-            "residual": residual,
-            "combined": (1.0 - weight) * residual + weight * norm,
+        x, x_hat, code = as_float32(x, x_hat, code)
+        return x_hat, {
+            "latent_norm": keras.ops.sqrt(keras.ops.sum(keras.ops.square(code), axis=-1))
+            / (float(self.latent_size) ** 0.5),
+            "residual": keras.ops.mean(keras.ops.abs(x - x_hat), axis=(1, 2, 3)),
         }
-        return scores, x_hat
-
-    def paper_terms(self, x):
-        """`(x_hat, every score of ENCODER_GAN_SCORES)` in inference mode, float32."""
-        scores, x_hat = self.score_variants(x)
-        return x_hat, {name: scores[name] for name in self.paper_scores}
-
-    # ------------------------------------------------------------- serialization
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            critic_steps=self.critic_steps,
-            gradient_penalty_weight=self.gradient_penalty_weight,
-            latent_norm_weight=self.latent_norm_weight,
-            sync_batchnorm=self.sync_batchnorm,
-            seed=self.seed,
-        )
-        return config

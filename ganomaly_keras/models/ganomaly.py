@@ -1,20 +1,26 @@
 """GANomaly (Akcay, Atapour-Abarghouei, Breckon, ACCV 2018) as a Keras 3 model.
 
-The losses of the training step (DESIGN.md section 2) are in `GANomaly._step_losses`;
-the step itself (one forward pass, two optimizers, discriminator re-initialisation) in
-`ganomaly_keras.models.base.AdversarialDetector.train_step`; the networks in
-`ganomaly_keras.networks`; the score in `ganomaly_keras.scoring`.
+The losses of the training step are in `GANomaly._step_losses`; the step itself (one
+forward pass, two optimizers) in `ganomaly_keras.models.base.AdversarialDetector`, the
+discriminator re-initialisation in `ganomaly_keras.models.discriminator_reset`; the
+networks in `ganomaly_keras.networks`; the score terms in `ganomaly_keras.scoring`.
 """
 
 import keras
 
 from ganomaly_keras import arguments, scoring
-from ganomaly_keras.models.base import AdversarialDetector, mean_bce
+from ganomaly_keras.models.base import (
+    AdversarialDetector,
+    as_float32,
+    discriminator_bce,
+    weighted_losses,
+)
+from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.networks import Discriminator, Generator
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class GANomaly(AdversarialDetector):
+class GANomaly(DiscriminatorReset, AdversarialDetector):
     """GANomaly: an adversarially trained encoder-decoder-encoder anomaly detector.
 
     Train it on normal images only. `model(x)` and `model.predict(x)` return one
@@ -36,24 +42,18 @@ class GANomaly(AdversarialDetector):
     labels are ignored (train on normal images).
 
     Args:
-        image_size: int, side of the square images, a power of two >= 16.
-        channels: int, image channels (1 for grayscale, 3 for colour).
-        latent_size: int, size of the latent code (nz; 100 in the paper).
-        width: int, base channel count of all networks (64 in the paper).
         extra_layers: int, extra 3x3 conv blocks in every network (0 in the paper).
         adversarial_weight: float, weight of the feature-matching loss (1).
         contextual_weight: float, weight of the L1 reconstruction loss (50).
         encoder_weight: float, weight of the latent L2 loss (1).
-        score: `"latent_mse"` (default), `"latent_l1"`, or a map term of
-            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
-        map_smoothing: int, box filter of the map terms (3).
         discriminator_reset_threshold: float, re-initialise the discriminator when its
             loss falls below this (1e-5); 0 disables it.
-        sync_batchnorm: bool, synchronise BatchNorm statistics across replicas under a
-            `tf.distribute` strategy so that distributed training computes what
-            single-device training computes on the global batch.
-        seed: optional int, seeds the discriminator's re-initialisation draws. Seed
-            the initial weights with `keras.utils.set_random_seed`.
+        **kwargs: the shared arguments of `AdversarialDetector`: `image_size` (a
+            power of two >= 16), `channels`, `latent_size` (nz, 100 in the paper),
+            `width` (64 in the paper), `score` ("latent_mse" by default, "latent_l1",
+            or a map term such as "residual_max"), `map_smoothing`,
+            `working_size`, `sync_batchnorm`, `seed` (seeds the discriminator's
+            re-initialisation draws).
 
     Example:
     ```python
@@ -65,53 +65,22 @@ class GANomaly(AdversarialDetector):
     """
 
     def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        extra_layers=0,
-        adversarial_weight=1.0,
-        contextual_weight=50.0,
-        encoder_weight=1.0,
-        score="latent_mse",
-        discriminator_reset_threshold=1e-5,
-        sync_batchnorm=False,
-        seed=None,
-        **kwargs,
+        self, *, extra_layers=0, adversarial_weight=1.0, contextual_weight=50.0,
+        encoder_weight=1.0, **kwargs,
     ):
-        super().__init__(score=score, **kwargs)
-        shape = dict(
-            image_size=image_size,
-            channels=channels,
-            width=width,
-            extra_layers=extra_layers,
-            sync_batchnorm=sync_batchnorm,
+        super().__init__(**kwargs)
+        self.extra_layers = arguments.integer("extra_layers", extra_layers, minimum=0)
+        self._store_weight_options(
+            adversarial_weight=adversarial_weight, contextual_weight=contextual_weight,
+            encoder_weight=encoder_weight,
         )
-        self.generator = Generator(latent_size=latent_size, name="generator", **shape)
-        self.discriminator = Discriminator(seed=seed, name="discriminator", **shape)
-        self.image_size = self.generator.encoder.image_size
-        self.channels = self.generator.encoder.channels
-        self.latent_size = self.generator.encoder.latent_size
-        self.width = width
-        self.extra_layers = extra_layers
-        self.adversarial_weight = arguments.weight("adversarial_weight", adversarial_weight)
-        self.contextual_weight = arguments.weight("contextual_weight", contextual_weight)
-        self.encoder_weight = arguments.weight("encoder_weight", encoder_weight)
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.seed = seed
-        self._init_training_state(
-            ("g_loss", "g_adv", "g_con", "g_enc", "d_loss"), discriminator_reset_threshold
-        )
-        self._build_networks()
+        shape = dict(self.network_options, extra_layers=self.extra_layers)
+        self.generator = Generator(latent_size=self.latent_size, name="generator", **shape)
+        self.discriminator = Discriminator(seed=self.seed, name="discriminator", **shape)
+        self._finish_construction(("g_loss", "g_adv", "g_con", "g_enc", "d_loss"))
 
-    def build(self, input_shape):
-        self.generator.build(input_shape)
-        self.discriminator.build(input_shape)
-        super().build(input_shape)
-
-    paper_scores = scoring.LATENT_SCORES
-    paper_score_definitions = scoring.LATENT_DEFINITIONS
+    term_definitions = scoring.LATENT_DEFINITIONS
+    paper_score_weights = {"latent_mse": ((1, "latent_mse"),), "latent_l1": ((1, "latent_l1"),)}
 
     # ------------------------------------------------------------------ training
 
@@ -123,58 +92,37 @@ class GANomaly(AdversarialDetector):
         x_hat, z, z_hat = self.generator(x, training=training)
         real_logits, real_features = self.discriminator(x, training=training)
         fake_logits, fake_features = self.discriminator(x_hat, training=training)
-        # Losses in float32 whatever the layers compute in (mixed precision).
-        x, x_hat, z, z_hat = (keras.ops.cast(t, "float32") for t in (x, x_hat, z, z_hat))
-        real_logits, real_features, fake_logits, fake_features = (
-            keras.ops.cast(t, "float32")
-            for t in (real_logits, real_features, fake_logits, fake_features)
+        x, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features = (
+            as_float32(x, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features)
         )
 
-        adversarial = keras.ops.mean(keras.ops.square(real_features - fake_features))
-        contextual = keras.ops.mean(keras.ops.abs(x - x_hat))
-        encoder = keras.ops.mean(keras.ops.square(z - z_hat))
-        generator = (
-            self.adversarial_weight * adversarial
-            + self.contextual_weight * contextual
-            + self.encoder_weight * encoder
-        )
-        discriminator = 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits))
-        return {
-            "g_loss": generator,
-            "g_adv": adversarial,
-            "g_con": contextual,
-            "g_enc": encoder,
-            "d_loss": discriminator,
+        terms = {
+            "g_adv": keras.ops.mean(keras.ops.square(real_features - fake_features)),
+            "g_con": keras.ops.mean(keras.ops.abs(x - x_hat)),
+            "g_enc": keras.ops.mean(keras.ops.square(z - z_hat)),
         }
+        parts = (
+            (self.adversarial_weight, "g_adv"), (self.contextual_weight, "g_con"),
+            (self.encoder_weight, "g_enc"),
+        )
+        return weighted_losses(parts, terms, discriminator_bce(real_logits, fake_logits))
 
     # ------------------------------------------------------------------- scoring
 
-    def paper_terms(self, x):
+    def image_terms(self, x):
         """`(x_hat, {"latent_mse", "latent_l1"})` in inference mode, float32."""
         x_hat, z, z_hat = self.generator(x, training=False)
-        z, z_hat = (keras.ops.cast(t, "float32") for t in (z, z_hat))
-        return x_hat, {name: scoring.latent_score(z, z_hat, name) for name in self.paper_scores}
+        return x_hat, scoring.latent_terms(*as_float32(z, z_hat))
 
     def latent_codes(self, x, batch_size=256):
-        """The codes `(z, z_hat)` in inference mode, as NumPy arrays."""
+        """The latent codes of images, in inference mode.
+
+        Args:
+            x: float images in [-1, 1] of the networks' input shape.
+            batch_size: images per forward pass.
+
+        Returns:
+            `(z, z_hat)`: NumPy arrays `(n, latent_size)`, `G_E(x)` and `E(G(x))`.
+        """
         _, z, z_hat = self._predict_generator(x, batch_size)
         return z, z_hat
-
-    # ------------------------------------------------------------- serialization
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            extra_layers=self.extra_layers,
-            adversarial_weight=self.adversarial_weight,
-            contextual_weight=self.contextual_weight,
-            encoder_weight=self.encoder_weight,
-            discriminator_reset_threshold=self.discriminator_reset_threshold,
-            sync_batchnorm=self.sync_batchnorm,
-            seed=self.seed,
-        )
-        return config

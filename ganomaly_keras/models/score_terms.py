@@ -1,12 +1,18 @@
-"""The score-term API every detector shares (`AdversarialDetector` mixes it in).
+"""The score API every detector shares (`AdversarialDetector` mixes it in).
 
-Scores of any named term of `ganomaly_keras.scoring` and their anomaly maps, in
-inference mode, for whole images or over tiles of images larger than the networks'
-input (`ganomaly_keras.tiling`); the normal statistics of the standardised terms,
-stored in model weights; and `with_score`, a copy of a model that scores with another
-term. A detector supplies `paper_terms(x)`, `paper_scores`, `paper_score_definitions`
-and the attributes `image_size`, `channels`, `score`, `map_smoothing` and
-`input_size`.
+A detector declares its paper's scores as weighted sums of named per-image terms:
+
+- `image_terms(x)`: `(x_hat, {term: (batch,)})`, float32, inference mode;
+- `term_definitions`: `{term: what it computes, in words}`;
+- `paper_score_weights`: `{score: ((weight, term), ...)}`, the default score first.
+
+From these three this mixin derives the paper scores (`paper_terms`), every score's
+definition (`score_definition`, which the metadata and the model card print), the
+names a model accepts (`available_scores`: its paper scores, then the map terms of
+`ganomaly_keras.scoring`), the scores and anomaly maps for whole images or over tiles
+of images larger than the networks' input (`ganomaly_keras.tiling`), the stored
+normal statistics of the standardised terms, and `with_score`, a copy of a model
+that scores with another term.
 """
 
 import keras
@@ -18,6 +24,37 @@ from ganomaly_keras import inputs, scoring, tiling
 
 class ScoreTermsMixin:
     """Score terms, anomaly maps and normal statistics of a detector."""
+
+    def call(self, x, training=False):
+        """Anomaly scores of `x`, shape `(batch,)`, always in inference mode.
+
+        `training` is accepted for Keras' sake and ignored: a score computed with
+        batch statistics would depend on the rest of the batch.
+        """
+        del training
+        x = inputs.check_images(x, self.input_size, self.channels)
+        return self.anomaly_outputs(x)["anomaly_score"]
+
+    @property
+    def paper_scores(self):
+        """The names of the paper's scores, the default first."""
+        return tuple(self.paper_score_weights)
+
+    def paper_terms(self, x):
+        """The paper's scores of a batch, in inference mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(x_hat, {paper score: (batch,)})`: the reconstructions and each score of
+            `paper_score_weights`, the weighted sum of its terms of `image_terms`.
+        """
+        x_hat, terms = self.image_terms(x)
+        return x_hat, {
+            name: scoring.weighted_sum(parts, terms)
+            for name, parts in self.paper_score_weights.items()
+        }
 
     def _build_normal_statistics(self):
         # Statistics of normal training images for the standardised score terms,
@@ -43,11 +80,19 @@ class ScoreTermsMixin:
         return tuple(self.paper_scores) + scoring.MAP_TERMS
 
     @property
+    def score_definitions(self):
+        """`{score: what it computes, in words}` of every available score."""
+        definitions = {
+            name: scoring.describe(parts, self.term_definitions)
+            for name, parts in self.paper_score_weights.items()
+        }
+        definitions.update(scoring.map_definitions(self.map_smoothing))
+        return definitions
+
+    @property
     def score_definition(self):
         """What the model's score computes, in words."""
-        definitions = dict(self.paper_score_definitions)
-        definitions.update(scoring.map_definitions(self.map_smoothing))
-        return definitions[self.score]
+        return self.score_definitions[self.score]
 
     @property
     def feature_network(self):
@@ -56,7 +101,11 @@ class ScoreTermsMixin:
 
     def anomaly_outputs(self, x):
         """Scores and anomaly maps of a batch, in inference mode: the graph export
-        serves. `x` must already be float in [-1, 1].
+        serves.
+
+        Args:
+            x: a float batch in [-1, 1] of the model's input shape (checked by the
+                callers: `call`, `predict_maps`, the serving graph).
 
         Returns:
             dict: `anomaly_score` `(batch,)` float32, the term named by `self.score`,
@@ -158,7 +207,15 @@ class ScoreTermsMixin:
         return self.score_terms(x, names)[0]
 
     def predict_maps(self, x, batch_size=256):
-        """The anomaly map of the model's score for each image of `x`, `(n, h, w)`."""
+        """The anomaly map of the model's score for each image of `x`.
+
+        Args:
+            x: float images in [-1, 1] of the model's input shape.
+            batch_size: images per forward pass.
+
+        Returns:
+            `(n, size, size)` float32 maps (see `ganomaly_keras.scoring`).
+        """
         x = inputs.check_images(x, self.input_size, self.channels)
         parts = [
             keras.ops.convert_to_numpy(self._map_inference(batch))
@@ -210,3 +267,58 @@ class ScoreTermsMixin:
         terms, maps = self.score_terms(x, names)
         return terms, maps["smoothed_residual"]
 
+    # ----------------------------------------------------------- reconstructions
+
+    def reconstruction_outputs(self, x):
+        """The generator's outputs in inference mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            the reconstructions first, alone or followed by the latent codes.
+        """
+        return self.generator(x, training=False)
+
+    def reconstruct(self, x, batch_size=256):
+        """Reconstructions `G(x)` in inference mode, as a NumPy array (assembled from
+        the tiles, averaged where they overlap, for a tiled model).
+
+        Args:
+            x: float images in [-1, 1] of the model's input shape.
+            batch_size: images per forward pass.
+
+        Returns:
+            `(n, size, size, channels)` float32.
+        """
+        if not self.tiled:
+            return self._predict_generator(x, batch_size)[0]
+        x = inputs.check_images(x, self.input_size, self.channels)
+        return np.concatenate([
+            keras.ops.convert_to_numpy(self._tiled_reconstruction(batch))
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        ])
+
+    @tf.function(reduce_retracing=True)
+    def _tiled_reconstruction(self, x):
+        tiles = tiling.extract_tiles(keras.ops.cast(x, "float32"), self.input_size, self.image_size)
+        x_hat, _ = self.paper_terms(tiles)
+        return tiling.assemble(keras.ops.cast(x_hat, "float32"), self.input_size, self.image_size)
+
+    def _predict_generator(self, x, batch_size):
+        if isinstance(x, tf.data.Dataset):
+            batches = x.map(lambda *batch: batch[0])  # a batched dataset of x or (x, y)
+        else:
+            x = inputs.check_images(x, self.image_size, self.channels)
+            batches = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        outputs = [self._generator_inference(batch) for batch in batches]
+        return tuple(
+            keras.ops.convert_to_numpy(keras.ops.concatenate(parts, axis=0))
+            for parts in zip(*outputs)
+        )
+
+    @tf.function(reduce_retracing=True)
+    def _generator_inference(self, x):
+        x = inputs.check_images(x, self.image_size, self.channels)
+        outputs = self.reconstruction_outputs(x)
+        return outputs if isinstance(outputs, (tuple, list)) else (outputs,)

@@ -1,4 +1,4 @@
-"""skip-GANomaly (Akcay, Atapour-Abarghouei, Breckon, IJCNN 2019; DESIGN.md section 5).
+"""skip-GANomaly (Akcay, Atapour-Abarghouei, Breckon, IJCNN 2019).
 
 A U-Net generator reconstructs x; a discriminator ending in latent features f tells x
 from x_hat. Generator loss: `w_adv * BCE(D(x_hat), 1) + w_con * |x - x_hat|_1 +
@@ -13,12 +13,19 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 import keras
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import AdversarialDetector, mean_bce
+from ganomaly_keras.models.base import (
+    AdversarialDetector,
+    as_float32,
+    discriminator_bce,
+    mean_bce,
+    weighted_losses,
+)
+from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class SkipGANomaly(AdversarialDetector):
+class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
     """skip-GANomaly: a U-Net generator with an adversarial latent-feature loss.
 
     Same API as `GANomaly`: train on normal images with `fit`; `model(x)` /
@@ -26,10 +33,6 @@ class SkipGANomaly(AdversarialDetector):
     `predict_anomaly`, `normalized_score` and `export_model` work the same.
 
     Args:
-        image_size: int, a power of two >= 16.
-        channels: int, image channels.
-        latent_size: int, size of the discriminator's feature vector f (100).
-        width: int, base channel count of both networks (64).
         extra_layers: int, extra 3x3 conv blocks in the discriminator.
         adversarial_weight: float, weight of BCE(D(x_hat), 1) in G's loss (1).
         contextual_weight: float, weight of the L1 reconstruction loss (50).
@@ -39,77 +42,51 @@ class SkipGANomaly(AdversarialDetector):
         feature_score_weight: float, weight of the feature error in the score (0.1).
         discriminator_reset_threshold: float, re-initialise D when its loss falls
             below this (1e-5); 0 disables it.
-        sync_batchnorm: bool, synchronise BatchNorm across replicas.
-        seed: optional int, seeds D's re-initialisation.
-        score: `"paper"` (default, the score above) or a map term of
-            `ganomaly_keras.scoring` (`"residual_max"`, `"feature_max"`, ...).
-        map_smoothing: int, box filter of the map terms (3).
+        **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
+            `channels`, `latent_size` (the size of D's feature vector f, 100),
+            `width` (64), `score` ("paper", the score above, by default, or a map
+            term such as "residual_max"), `map_smoothing`, `working_size`,
+            `sync_batchnorm`, `seed` (seeds D's re-initialisation).
 
     Example:
     ```python
-    model = SkipGANomaly(image_size=32, channels=1)
+    model = SkipGANomaly(image_size=64, channels=3, score="residual_max")
     model.compile()
-    model.fit(normal_images, epochs=15, batch_size=64)
-    scores = model.predict(test_images)
+    model.fit(normal_patches, epochs=15, batch_size=32)
+    maps = model.predict_maps(test_patches)  # (n, 64, 64): where the defects are
     ```
     """
 
     def __init__(
-        self,
-        image_size=32,
-        channels=3,
-        latent_size=100,
-        width=64,
-        extra_layers=0,
-        adversarial_weight=1.0,
-        contextual_weight=50.0,
-        latent_weight=1.0,
-        reconstruction_score_weight=0.9,
-        feature_score_weight=0.1,
-        discriminator_reset_threshold=1e-5,
-        sync_batchnorm=False,
-        seed=None,
+        self, *, extra_layers=0, adversarial_weight=1.0, contextual_weight=50.0,
+        latent_weight=1.0, reconstruction_score_weight=0.9, feature_score_weight=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.generator = UNetGenerator(
-            image_size=image_size, channels=channels, width=width,
-            sync_batchnorm=sync_batchnorm, name="generator",
+        self.extra_layers = arguments.integer("extra_layers", extra_layers, minimum=0)
+        self._store_weight_options(
+            adversarial_weight=adversarial_weight, contextual_weight=contextual_weight,
+            latent_weight=latent_weight, reconstruction_score_weight=reconstruction_score_weight,
+            feature_score_weight=feature_score_weight,
         )
+        self.generator = UNetGenerator(name="generator", **self.network_options)
         self.discriminator = LatentDiscriminator(
-            image_size=image_size, channels=channels, latent_size=latent_size,
-            width=width, extra_layers=extra_layers, sync_batchnorm=sync_batchnorm,
-            seed=seed, name="discriminator",
+            latent_size=self.latent_size, extra_layers=self.extra_layers, seed=self.seed,
+            name="discriminator", **self.network_options,
         )
-        self.image_size = self.generator.image_size
-        self.channels = self.generator.channels
-        self.latent_size = latent_size
-        self.width = width
-        self.extra_layers = extra_layers
-        self.adversarial_weight = arguments.weight("adversarial_weight", adversarial_weight)
-        self.contextual_weight = arguments.weight("contextual_weight", contextual_weight)
-        self.latent_weight = arguments.weight("latent_weight", latent_weight)
-        self.reconstruction_score_weight = arguments.weight("reconstruction_score_weight", reconstruction_score_weight)
-        self.feature_score_weight = arguments.weight("feature_score_weight", feature_score_weight)
-        self.sync_batchnorm = bool(sync_batchnorm)
-        self.seed = seed
-        self._init_training_state(
-            ("g_loss", "g_adv", "g_con", "g_lat", "d_loss"), discriminator_reset_threshold
-        )
-        self._build_networks()
+        self._finish_construction(("g_loss", "g_adv", "g_con", "g_lat", "d_loss"))
 
-    def build(self, input_shape):
-        self.generator.build(input_shape)
-        self.discriminator.build(input_shape)
-        super().build(input_shape)
+    term_definitions = {
+        "reconstruction_mse": "mean((x - G(x))^2)",
+        "feature_mse": "mean((f(x) - f(G(x)))^2), f = the discriminator's latent features",
+    }
 
     @property
-    def paper_score_definitions(self):
-        return {
-            "paper": f"{self.reconstruction_score_weight} * mean((x - G(x))^2) + "
-            f"{self.feature_score_weight} * mean((f(x) - f(G(x)))^2), f = the "
-            "discriminator's latent features"
-        }
+    def paper_score_weights(self):
+        return {"paper": (
+            (self.reconstruction_score_weight, "reconstruction_mse"),
+            (self.feature_score_weight, "feature_mse"),
+        )}
 
     # ------------------------------------------------------------------ training
 
@@ -117,63 +94,29 @@ class SkipGANomaly(AdversarialDetector):
         x_hat = self.generator(x, training=training)
         real_logits, real_features = self.discriminator(x, training=training)
         fake_logits, fake_features = self.discriminator(x_hat, training=training)
-        x, x_hat, real_logits, real_features, fake_logits, fake_features = (
-            keras.ops.cast(t, "float32")
-            for t in (x, x_hat, real_logits, real_features, fake_logits, fake_features)
+        x, x_hat, real_logits, real_features, fake_logits, fake_features = as_float32(
+            x, x_hat, real_logits, real_features, fake_logits, fake_features
         )
-
-
-        adversarial = mean_bce(1.0, fake_logits)
-        contextual = keras.ops.mean(keras.ops.abs(x - x_hat))
-        latent = keras.ops.mean(keras.ops.square(real_features - fake_features))
-        generator = (
-            self.adversarial_weight * adversarial
-            + self.contextual_weight * contextual
-            + self.latent_weight * latent
-        )
-        discriminator = 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits))
-        return {
-            "g_loss": generator,
-            "g_adv": adversarial,
-            "g_con": contextual,
-            "g_lat": latent,
-            "d_loss": discriminator,
+        terms = {
+            "g_adv": mean_bce(1.0, fake_logits),
+            "g_con": keras.ops.mean(keras.ops.abs(x - x_hat)),
+            "g_lat": keras.ops.mean(keras.ops.square(real_features - fake_features)),
         }
+        parts = (
+            (self.adversarial_weight, "g_adv"), (self.contextual_weight, "g_con"),
+            (self.latent_weight, "g_lat"),
+        )
+        return weighted_losses(parts, terms, discriminator_bce(real_logits, fake_logits))
 
     # ------------------------------------------------------------------- scoring
 
-    def paper_terms(self, x):
-        """`(x_hat, {"paper": score})` in inference mode, float32."""
+    def image_terms(self, x):
+        """`(x_hat, {"reconstruction_mse", "feature_mse"})` in inference mode, float32."""
         x_hat = self.generator(x, training=False)
         _, real_features = self.discriminator(x, training=False)
         _, fake_features = self.discriminator(x_hat, training=False)
-        x_hat, real_features, fake_features = (
-            keras.ops.cast(t, "float32") for t in (x_hat, real_features, fake_features)
-        )
-        reconstruction = keras.ops.mean(keras.ops.square(x - x_hat), axis=(1, 2, 3))
-        features = keras.ops.mean(keras.ops.square(real_features - fake_features), axis=-1)
+        x_hat, real_features, fake_features = as_float32(x_hat, real_features, fake_features)
         return x_hat, {
-            "paper": self.reconstruction_score_weight * reconstruction
-            + self.feature_score_weight * features
+            "reconstruction_mse": keras.ops.mean(keras.ops.square(x - x_hat), axis=(1, 2, 3)),
+            "feature_mse": keras.ops.mean(keras.ops.square(real_features - fake_features), axis=-1),
         }
-
-    # ------------------------------------------------------------- serialization
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            image_size=self.image_size,
-            channels=self.channels,
-            latent_size=self.latent_size,
-            width=self.width,
-            extra_layers=self.extra_layers,
-            adversarial_weight=self.adversarial_weight,
-            contextual_weight=self.contextual_weight,
-            latent_weight=self.latent_weight,
-            reconstruction_score_weight=self.reconstruction_score_weight,
-            feature_score_weight=self.feature_score_weight,
-            discriminator_reset_threshold=self.discriminator_reset_threshold,
-            sync_batchnorm=self.sync_batchnorm,
-            seed=self.seed,
-        )
-        return config

@@ -1,4 +1,6 @@
-"""The networks of GANomaly (DESIGN.md section 1), skip-GANomaly, Berg et al. and EGBAD (section 5)."""
+"""The networks of GANomaly (the reference DCGAN encoder, decoder and discriminator),
+skip-GANomaly (U-Net, latent discriminator), Berg et al. (critic) and EGBAD (joint
+discriminator)."""
 
 from ganomaly_keras.networks.critic import Critic
 from ganomaly_keras.networks.decoder import Decoder

@@ -10,7 +10,7 @@ from ganomaly_keras.networks.base import DCGANNetwork
 class Decoder(DCGANNetwork):
     """DCGAN decoder: a 1 x 1 x `latent_size` code to an s x s x c image in [-1, 1].
 
-    Layout (DESIGN.md section 1), the encoder's mirror: a 4x4 valid transposed
+    Layout of the reference GANomaly code, the encoder's mirror: a 4x4 valid transposed
     convolution from the code to a 4x4 map with `width * s / 8` channels + BatchNorm +
     ReLU; 4x4 stride-2 transposed convolutions + BatchNorm + ReLU halving the channels
     until s/2; `extra_layers` 3x3 conv blocks; a final 4x4 stride-2 transposed

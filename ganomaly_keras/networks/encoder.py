@@ -10,7 +10,7 @@ from ganomaly_keras.networks.base import DCGANNetwork
 class Encoder(DCGANNetwork):
     """DCGAN encoder: an image of size s x s x c to a 1 x 1 x `latent_size` code.
 
-    Layout (DESIGN.md section 1): a 4x4 stride-2 convolution to `width` channels with
+    Layout of the reference GANomaly code: a 4x4 stride-2 convolution to `width` channels with
     LeakyReLU(0.2) and no BatchNorm; `extra_layers` 3x3 stride-1 conv + BatchNorm +
     LeakyReLU blocks; then 4x4 stride-2 conv + BatchNorm + LeakyReLU, doubling the
     channels, until the map is 4x4; then a 4x4 valid convolution to `latent_size`

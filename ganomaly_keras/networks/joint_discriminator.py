@@ -21,6 +21,8 @@ class JointDiscriminator(keras.Model):
         width: int, base channel count of the image path (64).
         joint_units: int, width of the joint layer (512).
         dropout: float, dropout rate in the latent and joint paths (0.2, as EGBAD).
+        sync_batchnorm: bool, synchronise the image path's BatchNorm statistics
+            across replicas under a `tf.distribute` strategy.
 
     Example:
     ```python
@@ -31,13 +33,16 @@ class JointDiscriminator(keras.Model):
 
     def __init__(
         self, image_size=32, channels=3, latent_size=100, width=64, joint_units=512,
-        dropout=0.2, **kwargs,
+        dropout=0.2, sync_batchnorm=False, **kwargs,
     ):
         super().__init__(**kwargs)
         self.image_size = L.validate_image_size(image_size)
         self.channels = L.validate_positive_int("channels", channels)
         self.width = L.validate_positive_int("width", width)
-        self.image_blocks, self.feature_channels = L.dcgan_feature_blocks(self.image_size, width)
+        self.sync_batchnorm = bool(sync_batchnorm)
+        self.image_blocks, self.feature_channels = L.dcgan_feature_blocks(
+            self.image_size, width, 0, self.sync_batchnorm
+        )
         self.latent_size = L.validate_positive_int("latent_size", latent_size)
         self.joint_units = L.validate_positive_int("joint_units", joint_units)
         self.dropout = float(dropout)
@@ -86,5 +91,6 @@ class JointDiscriminator(keras.Model):
             width=self.width,
             joint_units=self.joint_units,
             dropout=self.dropout,
+            sync_batchnorm=self.sync_batchnorm,
         )
         return config

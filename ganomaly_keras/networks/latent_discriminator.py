@@ -1,6 +1,6 @@
 """skip-GANomaly's discriminator: a DCGAN encoder to latent features, then a classifier.
 
-DESIGN.md section 5: the encoder of `ganomaly_keras.networks.Encoder` ends in an
+As in skip-GANomaly's paper and code: the encoder of `ganomaly_keras.networks.Encoder` ends in an
 `latent_size x 1 x 1` feature vector f(x); a 3x3 convolution (no bias) turns it into
 the real/fake logit. f is what skip-GANomaly's latent loss and score compare.
 """

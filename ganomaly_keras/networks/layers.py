@@ -1,6 +1,6 @@
 """Building blocks shared by the DCGAN encoder, decoder and discriminator.
 
-The reference network (DESIGN.md section 1) uses 4x4 convolutions without biases,
+The reference network (the official GANomaly code's DCGAN) uses 4x4 convolutions without biases,
 BatchNorm with PyTorch's defaults (momentum 0.1, i.e. Keras momentum 0.9, and epsilon
 1e-5), kernels drawn from N(0, 0.02) and BatchNorm gamma from N(1, 0.02).
 """
@@ -94,7 +94,7 @@ def batch_norm(name, synchronized=False):
 def reinitialize_layers(layers, seed_generator, condition=True):
     """Draw fresh reference-initialised weights for `layers` where `condition` holds.
 
-    Used when the discriminator collapses (DESIGN.md section 2, step 3). Fresh values
+    Used when the discriminator collapses (its loss below 1e-5 in the reference). Fresh values
     come from `seed_generator`, so a re-initialisation never repeats the first one.
     `condition` may be a boolean tensor: every variable is then assigned
     `where(condition, fresh, current)`. That form has no control flow, which
@@ -125,7 +125,7 @@ def dcgan_feature_blocks(image_size, width, extra_layers=0, sync_batchnorm=False
 
     Conv 4x4 stride 2 (-> width) + LeakyReLU(0.2) without BatchNorm; `extra_layers`
     3x3 conv + BatchNorm + LeakyReLU blocks; then conv 4x4 stride 2 doubling the
-    channels + BatchNorm + LeakyReLU until the map is 4x4 (DESIGN.md section 1).
+    channels + BatchNorm + LeakyReLU until the map is 4x4 (the reference DCGAN encoder).
 
     Returns:
         `(layers, channels of the 4x4 map)`.

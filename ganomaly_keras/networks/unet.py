@@ -1,4 +1,4 @@
-"""The U-Net generator of skip-GANomaly (Akcay et al., IJCNN 2019; DESIGN.md section 5).
+"""The U-Net generator of skip-GANomaly (Akcay et al., IJCNN 2019).
 
 pix2pix's U-Net with log2(image_size) levels: each level halves the image with a 4x4
 stride-2 convolution; the way back doubles it with a 4x4 stride-2 transposed

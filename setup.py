@@ -53,6 +53,8 @@ setup(
         "scipy>=1.10",
         "tensorboard>=2.21",
         "pillow>=10",
+        # The run's ROC curve and score histograms (ganomaly_keras.plots).
+        "matplotlib>=3.7",
         # Runs the exported .tflite files (verify_export, benchmark, edge runner).
         "ai-edge-litert>=2.0",
     ],

@@ -247,3 +247,21 @@ class StepBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.optimizer.iterations.numpy()) >= self.steps:
             self.model.stop_training = True
+
+
+def training_budget(epochs, steps, validation_every):
+    """`(epochs, steps_per_epoch)` for `fit`: epochs as given, or a step budget split
+    into `validation_every`-step epochs (default: five of them)."""
+    if steps is None:
+        if epochs is None or int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
+        return int(epochs), None
+    if epochs is not None:
+        raise ValueError("give epochs or steps, not both.")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
+    every = validation_every or max(1, -(-int(steps) // 5))
+    if int(every) != every or every < 1:
+        raise ValueError(f"validation_every must be a positive integer; got {every!r}.")
+    every = min(int(every), int(steps))
+    return -(-int(steps) // every), every

@@ -10,52 +10,16 @@
     ganomaly-keras benchmark [--mnist mnist.npz --digits 0 1 2 --epochs 3]
 
 Bad input ends with one `ganomaly-keras: error: ...` line and exit status 2; pass
-`--debug` for the traceback.
+`--debug` for the traceback. The parser and its checks are in
+`ganomaly_keras.cli_parser`; this module holds what each command does.
 """
 
-import argparse
 import csv
 import json
 import os
 import sys
 
-from ganomaly_keras import arguments
-
-# argparse types that run the library's own checks (ganomaly_keras.arguments).
-POSITIVE = arguments.cli_type(arguments.positive_integer, int)
-COUNT = arguments.cli_type(arguments.integer, int, minimum=0)
-WEIGHT = arguments.cli_type(arguments.weight)
-FRACTION = arguments.cli_type(arguments.fraction)
-SEED = arguments.cli_type(arguments.seed, int)
-
-
-def _add_data_options(parser, required=False):
-    group = parser.add_argument_group("data (scikit-learn digits when none is given)")
-    source = group.add_mutually_exclusive_group(required=required)
-    source.add_argument("--npz", help="an .npz in Keras' layout (x_train, y_train, ...)")
-    source.add_argument("--tfds", metavar="NAME", help="a tensorflow-datasets image dataset")
-    source.add_argument("--folder", help="an MVTec-AD or reference-layout image folder")
-    group.add_argument("--tfds-data-dir", help="tfds data folder")
-    group.add_argument("--image-size", type=POSITIVE, default=None,
-                       help="the model's input side, a power of two >= 16 "
-                       "(default 32; 64 with --folder)")
-    group.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                       help="1 or 3 (default: 1; a tfds dataset's own; a folder's "
-                       "first training image decides)")
-    group.add_argument("--working-size", type=POSITIVE, default=None,
-                       help="score images at this side with overlapping tiles of "
-                       "--image-size (training takes random patches); a multiple of "
-                       "half the image size, e.g. 128 for 64")
-    group.add_argument("--abnormal-class", type=COUNT, default=0,
-                       help="leave-one-class-out: the anomaly class (default 0)")
-    group.add_argument("--normal-class", type=COUNT, default=None,
-                       help="one-class protocol: the only normal class")
-    group.add_argument("--contamination", type=FRACTION, default=0.0,
-                       help="fraction of anomalies mixed into training (0..1)")
-    group.add_argument("--validation-fraction", type=FRACTION, default=0.1)
-    group.add_argument("--seed", type=SEED, default=0)
-    group.add_argument("--skip-unreadable", action="store_true",
-                       help="folders: skip corrupt images with a warning")
+from ganomaly_keras.backend import configure_tensorflow
 
 
 def _spec_from_args(args):
@@ -93,6 +57,12 @@ def _print_json(data):
     print(json.dumps(data, indent=2))
 
 
+def _report_skipped(skipped):
+    """Print each skipped file, `(path, reason)`, with its reason."""
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+
+
 # --------------------------------------------------------------------- commands
 
 
@@ -111,34 +81,19 @@ def _training_budget(args):
 
 
 def train(args):
+    from ganomaly_keras.cli_parser import given_model_options, misplaced_model_options
     from ganomaly_keras.export import EXPORT_FORMATS
-    from ganomaly_keras.run import MODEL_OPTIONS, train_run
+    from ganomaly_keras.run import train_run
 
     epochs, steps, batch_size, score = _training_budget(args)
-    given = {
-        "latent_size": args.latent_size,
-        "width": args.width,
-        "extra_layers": args.extra_layers,
-        "adversarial_weight": args.adversarial_weight,
-        "contextual_weight": args.contextual_weight,
-        "encoder_weight": args.encoder_weight,
-        "score": score,
-        "map_smoothing": args.map_smoothing,
-        "latent_weight": args.latent_weight,
-        "critic_steps": args.critic_steps,
-        "latent_norm_weight": args.latent_norm_weight,
-        "search_steps": args.search_steps,
-    }
-    options = MODEL_OPTIONS[args.model]
-    misplaced = [k for k, v in given.items() if v is not None and k not in options]
-    if misplaced:
-        raise ValueError(
-            f"--{misplaced[0].replace('_', '-')} does not apply to --model {args.model}."
-        )
+    given = given_model_options(args)
+    misplaced_model_options(given, args.model)
+    if score is not None:
+        given["score"] = score
     metrics = train_run(
         args.run_dir,
         _spec_from_args(args),
-        {k: v for k, v in given.items() if v is not None},
+        given,
         detector=args.model,
         epochs=epochs,
         steps=steps,
@@ -156,40 +111,37 @@ def train(args):
     print(f"run directory: {args.run_dir}", file=sys.stderr)
 
 
-def _spec_for(args, model_path):
-    """The data of the run the model came from, unless data options say otherwise."""
-    from ganomaly_keras.run import load_run_spec
-
-    if _data_given(args):
-        return _spec_from_args(args)
-    run_dir = os.path.dirname(os.path.abspath(model_path))
-    if os.path.exists(os.path.join(run_dir, "config.json")):
-        return load_run_spec(run_dir)
-    return _spec_from_args(args)
-
-
 def _load(model_path):
-    from ganomaly_keras.run import resolve_model_path
+    from ganomaly_keras.run_directory import resolve_model_path
     from ganomaly_keras.saving import load_model
 
     path = resolve_model_path(model_path)
     return path, load_model(path)
 
 
-def evaluate(args):
-    from ganomaly_keras.evaluation import evaluate_detector
+def _splits_for(args, model, path):
+    """The data of the run the model came from, unless data options say otherwise,
+    at the model's size: `(spec, splits)`."""
+    from ganomaly_keras.run_directory import load_run_spec
 
-    path, model = _load(args.model)
-    spec = _spec_for(args, path)
+    run_dir = os.path.dirname(os.path.abspath(path))
+    from_run = not _data_given(args) and os.path.exists(os.path.join(run_dir, "config.json"))
+    spec = load_run_spec(run_dir) if from_run else _spec_from_args(args)
     spec.image_size, spec.channels = model.image_size, model.channels
     spec.working_size = model.working_size
     if args.skip_unreadable:
         spec.on_error = "skip"
-    splits = spec.splits()
+    return spec, spec.splits()
+
+
+def evaluate(args):
+    from ganomaly_keras.evaluation import evaluate_detector
+
+    path, model = _load(args.model)
+    spec, splits = _splits_for(args, model, path)
     split = splits[args.split]
     skipped = splits.get("skipped", {}).get(args.split, [])
-    for item in skipped:
-        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    _report_skipped((item["path"], item["reason"]) for item in skipped)
     result = evaluate_detector(model, split.images, split.labels, masks=split.masks)
     result.pop("scores")
     _print_json({
@@ -207,10 +159,7 @@ def export(args):
     known_data = _data_given(args) or os.path.exists(os.path.join(run_dir, "config.json"))
     splits = None
     if "tflite_int8" in formats or known_data:
-        spec = _spec_for(args, path)
-        spec.image_size, spec.channels = model.image_size, model.channels
-        spec.working_size = model.working_size
-        splits = spec.splits()
+        _, splits = _splits_for(args, model, path)
     paths = export_model(
         model, args.out, formats=formats,
         representative_data=splits["train_sample"] if splits else None,
@@ -221,40 +170,31 @@ def export(args):
     _print_json(paths)
 
 
-def _report_skipped(skipped):
-    for item in skipped:
-        print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
-
-
 def predict(args):
-    import numpy as np
-
-    from ganomaly_keras.data.folders import decode_files, list_images
+    """Score image files, read as the edge runner reads them (`ganomaly_keras.edge`)."""
+    from ganomaly_keras.data.folders import list_images
+    from ganomaly_keras.serving import ImageFiles
 
     path, model = _load(args.model)
-    fitted = model.calibration
-    if fitted is None:
+    if model.calibration is None:
         raise ValueError(f"{path} has no threshold; calibrate it (train does) first.")
     files = list_images(args.images) if os.path.isdir(args.images) else [args.images]
-    on_error = "skip" if args.skip_unreadable else "raise"
-    decoded = decode_files(files, model.input_size, model.channels, on_error)
-    scores = np.asarray(model.predict(decoded.images, batch_size=256, verbose=0))
-    span = max(fitted.score_max - fitted.score_min, 1e-12)
-    normalized = np.clip((scores - fitted.score_min) / span, 0.0, 1.0)
-    rows = {
-        files[i]: {
-            "path": files[i],
-            "anomaly_score": float(s),
-            "normalized_score": float(n),
-            "is_anomaly": int(s > fitted.threshold),
+    read = ImageFiles(files, model.input_size, model.channels,
+                      "skip" if args.skip_unreadable else "raise")
+    outputs = model.calibrated_outputs(read.images) if read.kept else None
+    rows = {}
+    for row, index in enumerate(read.kept):
+        rows[files[index]] = {
+            "path": files[index],
+            "anomaly_score": float(outputs["anomaly_score"][row]),
+            "normalized_score": float(outputs["normalized_score"][row]),
+            "is_anomaly": int(outputs["is_anomaly"][row]),
             "skipped": "",
         }
-        for i, s, n in zip(decoded.kept, scores, normalized)
-    }
-    for item in decoded.skipped:  # one row per input file, in the folder's order
-        rows[item.path] = {
-            "path": item.path, "anomaly_score": "", "normalized_score": "",
-            "is_anomaly": "", "skipped": item.reason,
+    for skipped_path, reason in read.skipped:  # one row per input file, in order
+        rows[skipped_path] = {
+            "path": skipped_path, "anomaly_score": "", "normalized_score": "",
+            "is_anomaly": "", "skipped": reason,
         }
     rows = [rows[f] for f in files]
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
@@ -265,13 +205,10 @@ def predict(args):
     finally:
         if args.out:
             stream.close()
-    _report_skipped(decoded.skipped)
+    _report_skipped(read.skipped)
     flagged = sum(r["is_anomaly"] == 1 for r in rows)
-    print(
-        f"scored {len(decoded.kept)} images, {flagged} anomalous, "
-        f"{len(decoded.skipped)} skipped",
-        file=sys.stderr,
-    )
+    print(f"scored {len(read.kept)} images, {flagged} anomalous, "
+          f"{len(read.skipped)} skipped", file=sys.stderr)
 
 
 def benchmark(args):
@@ -282,12 +219,8 @@ def benchmark(args):
     from ganomaly_keras.benchmark import markdown_report, run_benchmark
 
     report = run_benchmark(
-        training_steps=args.steps or 30,
-        mnist=args.mnist,
-        digits=args.digits,
-        epochs=args.epochs,
-        jit_compile=args.jit_compile,
-        skip_training=args.skip_training,
+        training_steps=args.steps or 30, mnist=args.mnist, digits=args.digits,
+        epochs=args.epochs, jit_compile=args.jit_compile, skip_training=args.skip_training,
     )
     if args.out:
         from ganomaly_keras.saving import write_json_atomically
@@ -329,185 +262,17 @@ def quality_benchmark(args):
     print(markdown_table(report))
 
 
-# ----------------------------------------------------------------------- parser
-
-
-def _jit(value):
-    lowered = value.lower()
-    if lowered not in ("auto", "true", "false"):
-        raise argparse.ArgumentTypeError("use auto, true or false")
-    return {"auto": "auto", "true": True, "false": False}[lowered]
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with the package's one-line errors: `ganomaly-keras: error: ...`."""
-
-    def error(self, message):
-        self.exit(2, f"ganomaly-keras: error: {message} (see {self.prog} --help)\n")
-
-
-# Options naming files or folders that must exist, and outputs that must not be
-# something else already (a folder where a file goes, or the reverse).
-_INPUT_PATHS = ("npz", "folder", "mnist", "folder_suite")
-_OUTPUT_FOLDERS = ("run_dir", "out_dir")
-
-
-def check_paths(args):
-    """Refuse missing inputs and outputs that cannot be written, before any work.
-
-    Raises:
-        ValueError or FileNotFoundError naming the option and the path.
-    """
-    for name in _INPUT_PATHS + (("images",) if args.command == "predict" else ()):
-        path = getattr(args, name, None)
-        if path is not None and not os.path.exists(path):
-            raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} does not exist.")
-    for name in _OUTPUT_FOLDERS + (("out",) if args.command == "export" else ()):
-        path = getattr(args, name, None)
-        if path is not None and os.path.exists(path) and not os.path.isdir(path):
-            option = "OUT" if name == "out" else f"--{name.replace('_', '-')}"
-            raise ValueError(f"{option} {path!r} is a file; give a folder path.")
-    out = getattr(args, "out", None)
-    if out is not None and args.command in ("predict", "benchmark"):
-        if os.path.isdir(out):
-            raise ValueError(f"--out {out!r} is a folder; give a file path.")
-        parent = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(parent):
-            raise FileNotFoundError(
-                f"--out {out!r}: its folder {parent!r} does not exist; create it first."
-            )
-
-
-def build_parser():
-    from ganomaly_keras import __version__
-    from ganomaly_keras.export import EXPORT_FORMATS
-
-    parser = _Parser(
-        prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
-    )
-    parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    p = commands.add_parser("train", help="train, select, calibrate, test and export")
-    _add_data_options(p)
-    p.add_argument("--run-dir", default="runs/ganomaly")
-    budget = p.add_argument_group(
-        "training budget (default: 15 epochs of 64; with --folder, 150 steps of 32)"
-    )
-    budget.add_argument("--epochs", type=POSITIVE, default=None)
-    budget.add_argument("--steps", type=POSITIVE, default=None,
-                        help="train for exactly this many updates instead of epochs")
-    budget.add_argument("--validation-every", type=POSITIVE, default=None,
-                        help="with --steps: validate and checkpoint every N steps "
-                        "(default: a fifth of the steps)")
-    budget.add_argument("--batch-size", type=POSITIVE, default=None)
-    budget.add_argument("--augment", action="store_true",
-                        help="flips, 90-degree rotations, brightness and contrast: "
-                        "for textures and surfaces, not for oriented objects")
-    p.add_argument(
-        "--model",
-        choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan", "egbad", "anogan"),
-        default="ganomaly",
-    )
-    model = p.add_argument_group("model options (the model's defaults when not given)")
-    model.add_argument("--latent-size", type=POSITIVE, help="nz (100)")
-    model.add_argument("--width", type=POSITIVE, help="base channel count (64)")
-    model.add_argument("--extra-layers", type=COUNT)
-    model.add_argument("--adversarial-weight", type=WEIGHT, help="(1)")
-    model.add_argument("--contextual-weight", type=WEIGHT, help="(50)")
-    model.add_argument("--encoder-weight", type=WEIGHT, help="ganomaly: latent L2 (1)")
-    model.add_argument("--latent-weight", type=WEIGHT, help="skip_ganomaly: feature L2 (1)")
-    model.add_argument("--score", help="auto (the best on validation; default with "
-                       "--folder), a map term (residual_max, residual_topk, "
-                       "feature_max, standardized_max, standardized_sum) or a paper "
-                       "score (ganomaly: latent_mse, latent_l1; "
-                       "simultaneous_encoder_gan: combined, latent_norm, residual; "
-                       "others: paper)")
-    model.add_argument("--map-smoothing", type=POSITIVE,
-                       help="box filter of the map scores (3)")
-    model.add_argument("--critic-steps", type=POSITIVE, help="simultaneous_encoder_gan (5)")
-    model.add_argument("--search-steps", type=POSITIVE, help="anogan: latent search steps (100)")
-    model.add_argument("--latent-norm-weight", type=WEIGHT,
-                       help="simultaneous_encoder_gan: weight of ||E(x)|| in combined (0.5)")
-    p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
-    p.add_argument("--deterministic", action="store_true",
-                   help="bit-identical weights and scores for the same seed, data and "
-                   "machine (TensorFlow op determinism; slower)")
-    p.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"),
-                   default="default",
-                   help="mirrored: every local GPU; multi_worker: the processes of "
-                   "TF_CONFIG (README, 'More than one process')")
-    p.add_argument("--no-export", action="store_true")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over in a run directory that holds another run")
-    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
-    p.set_defaults(handler=train)
-
-    p = commands.add_parser("evaluate", help="AUROC, AUPR and F1 of a saved model")
-    p.add_argument("model", help="a .keras file or a run directory")
-    p.add_argument("--split", choices=("validation", "test"), default="test")
-    _add_data_options(p)
-    p.set_defaults(handler=evaluate)
-
-    p = commands.add_parser("export", help="write every export format of a saved model")
-    p.add_argument("model", help="a calibrated .keras file or a run directory")
-    p.add_argument("out", help="the export folder")
-    p.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS,
-                   help="default: every format the model supports")
-    _add_data_options(p)
-    p.set_defaults(handler=export)
-
-    p = commands.add_parser("predict", help="score an image or a folder, write CSV")
-    p.add_argument("model", help="a calibrated .keras file or a run directory")
-    p.add_argument("images", help="an image file or a folder of images")
-    p.add_argument("--out", help="CSV file (default: stdout)")
-    p.add_argument("--skip-unreadable", action="store_true")
-    p.set_defaults(handler=predict)
-
-    p = commands.add_parser(
-        "benchmark",
-        help="speed (training, FLOPs, latency, MNIST AUROC), quality (image and "
-        "pixel metrics on a suite of inspection folders) or folder (memory and speed "
-        "of streaming a large folder)",
-    )
-    p.add_argument("kind", nargs="?", choices=("speed", "quality", "folder"), default="speed")
-    p.add_argument("--images", type=POSITIVE, default=50_000,
-                   help="folder: PNG files to generate (50000)")
-    p.add_argument("--pairs", type=POSITIVE, default=3,
-                   help="folder: streamed / in-memory measurement pairs, alternating (3)")
-    p.add_argument("--work-dir", help="folder: where the generated images live "
-                   "(default OUT_DIR/data; reused by reruns)")
-    p.add_argument("--steps", type=POSITIVE, default=None,
-                   help="speed: timed training steps per shape (30); quality: "
-                   "training steps per folder (150)")
-    p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
-    p.add_argument("--folders", nargs="+", help="quality: only these folders")
-    p.add_argument("--model", default="ganomaly",
-                   choices=("ganomaly", "skip_ganomaly", "simultaneous_encoder_gan",
-                            "egbad", "anogan"), help="quality: the detector")
-    p.add_argument("--score", help="quality: a score term, or auto (default)")
-    p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")
-    p.add_argument("--working-size", type=POSITIVE,
-                   help="quality: score at this side over tiles of --image-size")
-    p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
-    p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
-    p.add_argument("--out-dir", default="runs/quality",
-                   help="quality: runs, results.json and results.md (folder: "
-                   "default runs/folder_benchmark)")
-    p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
-    p.add_argument("--digits", type=arguments.cli_type(arguments.integer, int, minimum=0, maximum=9),
-                   nargs="+", default=[0, 1, 2])
-    p.add_argument("--epochs", type=POSITIVE, default=3)
-    p.add_argument("--jit-compile", type=_jit, default=False)
-    p.add_argument("--skip-training", action="store_true",
-                   help="latency only: no training throughput measurement")
-    p.add_argument("--out", help="also write the JSON report here")
-    p.set_defaults(handler=benchmark)
-    return parser
+COMMANDS = {
+    "train": train, "evaluate": evaluate, "export": export, "predict": predict,
+    "benchmark": benchmark,
+}
 
 
 def main(argv=None):
+    """Run the `ganomaly-keras` command line; returns the exit status."""
+    configure_tensorflow()  # before anything imports TensorFlow
+    from ganomaly_keras.cli_parser import build_parser, check_paths
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -518,11 +283,10 @@ def main(argv=None):
         check_paths(args)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    import ganomaly_keras  # noqa: F401  (backend options before TensorFlow loads)
-    from ganomaly_keras.run import RunError
+    from ganomaly_keras.run_directory import RunError
 
     try:
-        args.handler(args)
+        COMMANDS[args.command_name](args)
     except (ValueError, FileNotFoundError, RuntimeError, RunError, OSError) as error:
         if args.debug:
             raise

@@ -1,21 +1,17 @@
 """A training run in a run directory: train, select, calibrate, test once, export.
 
-    <run_dir>/config.json        data spec, model and training options
-    <run_dir>/backup/            Keras BackupAndRestore state (resume after a crash)
-    <run_dir>/logs/              TensorBoard: losses, val_auroc, images, ROC
-    <run_dir>/history.json       every epoch's logs
-    <run_dir>/best.keras         the model of the epoch with the best val_auroc
-    <run_dir>/model.keras        that model, calibrated on validation data
-    <run_dir>/metrics.json       validation and test figures
-    <run_dir>/roc_curve.png      the test ROC curve
-    <run_dir>/export/            every export format (see ganomaly_keras.export)
+`train_run` checks its arguments, locks the run directory, and then takes one step
+after another, each a function here: data (`DataSpec.splits`), model
+(`_build_detector`), callbacks (`_callbacks`), training (`_fit`), selection
+(`_select`: the best epoch from the checkpoint callback's state, then the score on
+validation), calibration, the test report (`_test_report`) and export (`_export`).
+The files it writes are listed in `ganomaly_keras.run_directory`.
 
-Model selection (best epoch) and calibration use the validation split only; the test
-split is scored once, at the end. Rerunning the same command on an interrupted run
-resumes at the epoch it reached.
+Model selection (best epoch, score) and calibration use the validation split only;
+the test split is scored once, at the end. Rerunning the same command on an
+interrupted run resumes at the epoch it reached.
 """
 
-import json
 import os
 import shutil
 import time
@@ -23,7 +19,6 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from ganomaly_keras import arguments
 from ganomaly_keras.callbacks import (
@@ -31,144 +26,62 @@ from ganomaly_keras.callbacks import (
     BestModelCheckpoint,
     RunHistory,
     StepBudget,
+    training_budget,
 )
-from ganomaly_keras.data.folders import FileSplit, find_unreadable, unreadable_error
+from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
+from ganomaly_keras.data.folders import FileSplit
 from ganomaly_keras.data.spec import DataSpec, training_input
-from ganomaly_keras.evaluation import evaluate_detector, ranking_metrics
+from ganomaly_keras.evaluation import evaluate_detector
+from ganomaly_keras.execution import enable_determinism, make_strategy, worker_role
 from ganomaly_keras.export import (
     EXPORT_FORMATS,
     export_model,
     supported_formats,
     unsupported_formats,
 )
-from ganomaly_keras.models import (
-    EGBAD,
-    AnoGAN,
-    GANomaly,
-    SimultaneousEncoderGAN,
-    SkipGANomaly,
+from ganomaly_keras.models.registry import DETECTORS, detector_class, model_options
+from ganomaly_keras.plots import roc_curve_image, save_png, score_histogram_image
+from ganomaly_keras.run_directory import (
+    RunError,
+    check_resumable,
+    clear_run_directory,
+    first_missing_folder,
+    load_run_spec,
+    resolve_model_path,
 )
-from ganomaly_keras.execution import enable_determinism, make_strategy, worker_role
-from ganomaly_keras.run_lock import LOCK_NAME, RunLock
+from ganomaly_keras.run_lock import RunLock
 from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
-from ganomaly_keras.tensorboard import TensorBoardImages, roc_curve_image
+from ganomaly_keras.selection import AUTO_SCORE, select_score
+from ganomaly_keras.tensorboard import TensorBoardImages
 
-# The detectors a run can train, by name; options are their constructor arguments.
-DETECTORS = {
-    "ganomaly": GANomaly,
-    "skip_ganomaly": SkipGANomaly,
-    "simultaneous_encoder_gan": SimultaneousEncoderGAN,
-    "egbad": EGBAD,
-    "anogan": AnoGAN,
-}
-SHARED_OPTIONS = ("latent_size", "width", "extra_layers", "adversarial_weight", "contextual_weight")
-# Every detector takes these (AdversarialDetector's arguments).
-SCORE_OPTIONS = ("score", "map_smoothing")
-MODEL_OPTIONS = {
-    "ganomaly": SHARED_OPTIONS + ("encoder_weight",) + SCORE_OPTIONS,
-    "skip_ganomaly": SHARED_OPTIONS
-    + ("latent_weight", "reconstruction_score_weight", "feature_score_weight")
-    + SCORE_OPTIONS,
-    "simultaneous_encoder_gan": (
-        "latent_size", "width", "critic_steps", "gradient_penalty_weight",
-        "latent_norm_weight",
-    ) + SCORE_OPTIONS,
-    "egbad": ("latent_size", "width", "reconstruction_score_weight", "feature_score_weight")
-    + SCORE_OPTIONS,
-    "anogan": ("latent_size", "width", "search_steps") + SCORE_OPTIONS,
-}
-# `score="auto"`: the term with the best validation AUROC, ties broken in this order
-# (map terms see small defects; then the standardised combinations; then the paper's).
-AUTO_SCORE = "auto"
-AUTO_PREFERENCE = (
-    "residual_max", "feature_max", "residual_topk", "standardized_sum", "standardized_max",
-)
+__all__ = [
+    "DETECTORS", "INSPECTION_DEFAULTS", "RunError", "load_run_spec",
+    "resolve_model_path", "train_run",
+]
 # What `train --folder` uses unless told otherwise: a folder is an inspection task.
 # Measured on PIPED (README, "Inspection on real data").
 INSPECTION_DEFAULTS = {"image_size": 64, "steps": 150, "batch_size": 32, "score": AUTO_SCORE}
-
-
-class RunError(Exception):
-    """A run directory in a state the asked command cannot use."""
-
-
-def _load_config(run_dir):
-    path = os.path.join(run_dir, "config.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def load_run_spec(run_dir):
-    """The `DataSpec` a run was trained with."""
-    config = _load_config(run_dir)
-    if config is None:
-        raise RunError(f"{run_dir} is not a run directory (no config.json).")
-    return DataSpec.from_dict(config["data"])
+VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
+TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")
 
 
 def _finite(value):
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def choose_score(aurocs, paper_scores):
-    """The score term with the highest validation AUROC.
-
-    Ties (within 1e-9) go to the earliest of `AUTO_PREFERENCE`, then of
-    `paper_scores`. Only validation figures may be passed here.
-
-    Args:
-        aurocs: dict of term -> validation AUROC.
-        paper_scores: the model's paper terms.
-    """
-    order = [t for t in AUTO_PREFERENCE + tuple(paper_scores) if t in aurocs]
-    best = max(aurocs[t] for t in order)
-    return next(t for t in order if aurocs[t] >= best - 1e-9)
-
-
-def _budget(epochs, steps, validation_every):
-    """`(epochs, steps_per_epoch)` for `fit`: epochs as given, or a step budget
-    split into `validation_every`-step epochs."""
-    if steps is None:
-        if epochs is None or int(epochs) != epochs or epochs < 1:
-            raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
-        return int(epochs), None
-    if epochs is not None:
-        raise ValueError("give epochs or steps, not both.")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}.")
-    every = validation_every or max(1, -(-int(steps) // 5))
-    if int(every) != every or every < 1:
-        raise ValueError(f"validation_every must be a positive integer; got {every!r}.")
-    every = min(int(every), int(steps))
-    return -(-int(steps) // every), every
-
-
 def train_run(
-    run_dir,
-    spec,
-    model_options=None,
-    detector="ganomaly",
-    epochs=None,
-    batch_size=64,
-    jit_compile="auto",
-    export_formats=EXPORT_FORMATS,
-    overwrite=False,
-    verbose="auto",
-    steps=None,
-    validation_every=None,
-    augment=False,
-    deterministic=False,
+    run_dir, spec, model_options=None, detector="ganomaly", epochs=None, batch_size=64,
+    jit_compile="auto", export_formats=EXPORT_FORMATS, overwrite=False, verbose="auto",
+    steps=None, validation_every=None, augment=False, deterministic=False,
     strategy="default",
 ):
-    """Train, select on validation, calibrate, test once, export. Returns metrics.
+    """Train, select on validation, calibrate, test once, export.
 
     Args:
         run_dir: the run directory (created; an interrupted run there resumes).
         spec: a `DataSpec`.
         model_options: dict of the detector's constructor options
-            (`MODEL_OPTIONS[detector]`).
+            (`ganomaly_keras.models.model_options(detector)`), plus `score="auto"`.
         detector: a name in `DETECTORS`: "ganomaly", "skip_ganomaly",
             "simultaneous_encoder_gan", "egbad" or "anogan".
         epochs: training length in passes over the data (15 when neither epochs nor
@@ -185,26 +98,27 @@ def train_run(
         validation_every: with steps, the cadence of validation and checkpoints.
         augment: apply `ganomaly_keras.data.augmentation` (flips, 90-degree
             rotations, brightness, contrast) to training batches: for textures.
-        deterministic: bit-identical weights and scores for the same seed, data
-            and machine (`ganomaly_keras.execution.enable_determinism`; process-wide;
+        deterministic: bit-identical weights and scores for the same seed, data and
+            machine (`ganomaly_keras.execution.enable_determinism`; process-wide;
             some kernels may be slower).
         strategy: "default", "mirrored" or "multi_worker"
             (`ganomaly_keras.execution.make_strategy`), or a `tf.distribute.Strategy`.
             Under "multi_worker" every worker runs this same call; the chief writes
-            `run_dir`, the others a private `run_dir/workers/<task>` folder, and
-            only the chief exports.
+            `run_dir`, the others a private `run_dir/workers/<task>` folder, and only
+            the chief exports.
+
+    Returns:
+        the run's metrics (also written to metrics.json): data, selected epoch,
+        score choice, validation and test figures, training steps, calibration,
+        export paths.
 
     Every argument is checked before anything is read or written. While the run
     trains it holds a lock on `run_dir` (`ganomaly_keras.run_lock`): a second run
     there fails at once, and a killed run's lock dies with its process.
-
-    With `model_options["score"] == "auto"`, every score term is compared on the
-    validation split at each validation, the best (epoch, term) pair is kept, and
-    the chosen term is recorded in metrics.json and the export's metadata.
     """
     if epochs is None and steps is None:
         epochs = 15
-    epochs_to_run, steps_per_epoch = _budget(epochs, steps, validation_every)
+    budget = training_budget(epochs, steps, validation_every)
     batch_size = arguments.positive_integer("batch_size", batch_size)
     arguments.choice("detector", detector, sorted(DETECTORS))
     arguments.choice("jit_compile", jit_compile, ("auto", True, False))
@@ -216,13 +130,11 @@ def train_run(
     run_dir = os.fspath(run_dir)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"run_dir {run_dir!r} is a file; give a folder path.")
-    model_options = dict(model_options or {})
-    unknown = set(model_options) - set(MODEL_OPTIONS[detector])
+    options = dict(model_options or {})
+    allowed = model_options_of(detector)
+    unknown = set(options) - set(allowed)
     if unknown:
-        raise ValueError(
-            f"{detector} has no options {sorted(unknown)}; it takes "
-            f"{MODEL_OPTIONS[detector]}."
-        )
+        raise ValueError(f"{detector} has no options {sorted(unknown)}; it takes {allowed}.")
     if not isinstance(strategy, tf.distribute.Strategy):
         strategy = make_strategy(strategy)
     if deterministic:
@@ -231,14 +143,23 @@ def train_run(
     if not chief:  # every worker trains; only the chief's folder is the run
         run_dir = os.path.join(run_dir, "workers", task)
         export_formats = ()
-    created = _first_missing_folder(run_dir)
+    config = {
+        "data": spec.to_dict(),
+        "detector": detector,
+        "model": options,
+        "training": {
+            "epochs": epochs, "steps": steps, "validation_every": budget[1],
+            "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
+            "deterministic": bool(deterministic),
+        },
+        "export_formats": list(export_formats),
+    }
+    created = first_missing_folder(run_dir)
     try:
         with RunLock(run_dir):
-            return _train_locked(
-                run_dir, spec, model_options, detector, epochs, steps, epochs_to_run,
-                steps_per_epoch, batch_size, jit_compile, export_formats, overwrite,
-                verbose, augment, deterministic, strategy,
-            )
+            check_resumable(run_dir, config, overwrite)
+            return _run_steps(run_dir, spec, config, budget, export_formats, overwrite,
+                              verbose, augment, strategy)
     except BaseException:
         # A run that failed before writing its config leaves no folder behind.
         if created and not os.path.exists(os.path.join(run_dir, "config.json")):
@@ -246,96 +167,90 @@ def train_run(
         raise
 
 
-def _first_missing_folder(path):
-    """The outermost folder of `path` that does not exist yet (None if it exists)."""
-    path, missing = os.path.abspath(path), None
-    while not os.path.exists(path):
-        missing, parent = path, os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return missing
+def model_options_of(detector):
+    """The option names `train_run` accepts for `detector`."""
+    return tuple(model_options(detector))
 
 
 def _multi_worker(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def _clear_run_directory(run_dir):
-    """Everything in `run_dir` but its lock file (held by this process)."""
-    for name in os.listdir(run_dir):
-        if name == LOCK_NAME:
-            continue
-        path = os.path.join(run_dir, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-
-
-def _train_locked(
-    run_dir, spec, model_options, detector, epochs, steps, epochs_to_run,
-    steps_per_epoch, batch_size, jit_compile, export_formats, overwrite, verbose,
-    augment, deterministic, strategy,
-):
+def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose, augment,
+               strategy):
     """`train_run` once its arguments are checked and `run_dir` is locked."""
-    config = {
-        "data": spec.to_dict(),
-        "detector": detector,
-        "model": model_options,
-        "training": {
-            "epochs": epochs, "steps": steps, "validation_every": steps_per_epoch,
-            "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
-            "deterministic": bool(deterministic),
-        },
-        "export_formats": list(export_formats),
-    }
-    previous = _load_config(run_dir)
-    finished = os.path.exists(os.path.join(run_dir, "metrics.json"))
-    if previous is not None and not overwrite:
-        if previous != json.loads(json.dumps(config)):
-            raise RunError(
-                f"{run_dir} holds a run with other settings; pass --overwrite to start "
-                "over there, or choose another --run-dir."
-            )
-        if finished:
-            raise RunError(
-                f"{run_dir} holds a finished run (metrics.json); pass --overwrite to "
-                "train again, or choose another --run-dir."
-            )
     # Data and model first: bad settings fail before the run directory is touched.
     splits = spec.splits()
-    val, test = splits["validation"], splits["test"]
-    keras.utils.set_random_seed(spec.seed)
-    auto_score = model_options.get("score") == AUTO_SCORE
-    constructor_options = {
-        k: v for k, v in model_options.items() if not (k == "score" and auto_score)
-    }
-    with strategy.scope():
-        model = DETECTORS[detector](
-            image_size=spec.image_size, channels=splits["channels"], seed=spec.seed,
-            working_size=spec.working_size,
-            **_sync_batchnorm(strategy), **constructor_options,
-        )
-        model.compile(jit_compile=jit_compile)
+    training = config["training"]
+    auto_score = config["model"].get("score") == AUTO_SCORE
+    model = _build_detector(config, spec, splits["channels"], strategy, auto_score)
     if overwrite:
-        _clear_run_directory(run_dir)
+        clear_run_directory(run_dir)
     write_json_atomically(os.path.join(run_dir, "config.json"), config)
+    labelled = len(set(splits["validation"].labels.tolist())) == 2
+    callbacks, checkpoint, history = _callbacks(
+        run_dir, model, splits, labelled, auto_score, training["steps"]
+    )
+    start = time.perf_counter()
+    _fit(model, splits["train"], spec, training, budget, augment, callbacks, verbose)
+    seconds = time.perf_counter() - start
+    trained_steps = int(model.optimizer.iterations.numpy())
+    model, selected = _select_epoch(model, checkpoint, budget[0])
+    # Statistics of the standardised terms: normal training images, never the
+    # validation images a score is selected and calibrated on.
+    model.fit_normal_statistics(splits["train_sample"])
+    model, score_choice = select_score(model, splits["validation"], auto_score, labelled)
+    val = splits["validation"]
+    model.calibrate(val.images, val.labels if labelled else None)
+    save_model_atomically(model, os.path.join(run_dir, "model.keras"))
+    metrics = _test_report(run_dir, model, splits, labelled)
+    metrics.update(
+        selected_epoch=selected["epoch"],
+        selected_by=selected["monitor"] or "last epoch (validation has no anomalies)",
+        score=score_choice,
+        training_steps=trained_steps,
+        training_seconds_this_session=round(seconds, 1),
+        resumed_at_epoch=history.first_epoch or None,
+        calibration=model.calibration._asdict(),
+    )
+    _export(run_dir, model, splits, export_formats, metrics, selected, score_choice)
+    write_json_atomically(os.path.join(run_dir, "metrics.json"), metrics)
+    return metrics
+
+
+def _build_detector(config, spec, channels, strategy, auto_score):
+    """The compiled detector of the run, built under `strategy`."""
+    keras.utils.set_random_seed(spec.seed)
+    options = {k: v for k, v in config["model"].items() if not (k == "score" and auto_score)}
+    if strategy.num_replicas_in_sync > 1:
+        # Distributed training computes what one device computes on the global batch.
+        options["sync_batchnorm"] = True
+    with strategy.scope():
+        model = detector_class(config["detector"])(
+            image_size=spec.image_size, channels=channels, seed=spec.seed,
+            working_size=spec.working_size, **options,
+        )
+        model.compile(jit_compile=config["training"]["jit_compile"])
+    return model
+
+
+def _callbacks(run_dir, model, splits, labelled, auto_score, steps):
+    """`(callbacks, checkpoint or None, history)` of a run."""
+    val = splits["validation"]
     log_dir = os.path.join(run_dir, "logs")
-    best_path = os.path.join(run_dir, "best.keras")
-    has_both_labels = len(set(val.labels.tolist())) == 2
-    callbacks = []
-    if has_both_labels:
+    callbacks, checkpoint = [], None
+    if labelled:
+        checkpoint = BestModelCheckpoint(
+            os.path.join(run_dir, "best.keras"), monitor="val_auroc", mode="max",
+            tie_breaker="val_aupro" if val.masks is not None else None,
+        )
         callbacks += [
             AUROCCallback(
-                val.images, val.labels,
-                terms=model.available_scores if auto_score else None, masks=val.masks,
+                val.images, val.labels, masks=val.masks,
+                terms=model.available_scores if auto_score else None,
                 normal_images=splits["train_sample"],
             ),
-            BestModelCheckpoint(
-                best_path, monitor="val_auroc", mode="max",
-                tie_breaker="val_aupro" if val.masks is not None else None,
-            ),
+            checkpoint,
             TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks),
         ]
     if steps is not None:
@@ -347,145 +262,91 @@ def _train_locked(
         history,
         # double_checkpoint: a crash while writing the backup falls back to the
         # previous one instead of losing the run.
-        keras.callbacks.BackupAndRestore(
-            os.path.join(run_dir, "backup"), double_checkpoint=True
-        ),
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"), double_checkpoint=True),
         keras.callbacks.TensorBoard(log_dir),
     ]
-    start = time.perf_counter()
+    return callbacks, checkpoint, history
+
+
+def _fit(model, train, spec, training, budget, augment, callbacks, verbose):
+    """`model.fit` on the training split; names a damaged training file if one
+    stops it."""
+    steps = training["steps"]
     train_input = training_input(
-        splits["train"], spec, batch_size, repeat=steps is not None, augment=augment
+        train, spec, training["batch_size"], repeat=steps is not None, augment=augment
     )
     streamed = not isinstance(train_input, np.ndarray)  # batched and shuffled already
     try:
         model.fit(
-            train_input,
-            epochs=epochs_to_run,
-            steps_per_epoch=steps_per_epoch,
-            batch_size=None if streamed else batch_size,
-            shuffle=not streamed,
-            callbacks=callbacks,
-            verbose=verbose,
+            train_input, epochs=budget[0], steps_per_epoch=budget[1],
+            batch_size=None if streamed else training["batch_size"],
+            shuffle=not streamed, callbacks=callbacks, verbose=verbose,
         )
     except tf.errors.InvalidArgumentError:
         # A training file damaged past its header fails inside TensorFlow's decoder,
         # unnamed: find it. (Files that are no image at all fail named already.)
-        skipped = _unreadable_training_files(splits["train"], spec)
-        if skipped:
-            raise unreadable_error(skipped) from None
+        if isinstance(train, FileSplit):
+            skipped = find_unreadable(train.paths, spec.image_size, spec.channels or 1)
+            if skipped:
+                raise unreadable_error(skipped) from None
         raise
-    seconds = time.perf_counter() - start
-    trained_steps = int(model.optimizer.iterations.numpy())
 
-    # Select: the best epoch by val_auroc (the last epoch without labelled validation).
-    if has_both_labels and os.path.exists(best_path):
-        model = load_model(best_path)
-        with open(best_path + ".best.json") as handle:
-            selected = json.load(handle)
-    else:
-        selected = {"monitor": None, "epoch": epochs_to_run - 1}
-    # Statistics of the standardised terms: normal training images, never the
-    # validation images a score is selected and calibrated on.
-    model.fit_normal_statistics(splits["train_sample"])
-    score_choice = {"name": model.score, "selected_by": "given"}
-    if auto_score and has_both_labels:
-        aurocs = {
-            name: ranking_metrics(values, val.labels)["auroc"]
-            for name, values in model.predict_terms(val.images).items()
+
+def _select_epoch(model, checkpoint, epochs):
+    """The model of the best epoch by the checkpoint's monitor (the last epoch's
+    without labelled validation), and `{"monitor", "epoch"}`."""
+    if checkpoint is not None and checkpoint.best_epoch is not None:
+        return load_model(checkpoint.path), {
+            "monitor": checkpoint.monitor, "epoch": checkpoint.best_epoch,
         }
-        chosen = choose_score(aurocs, model.paper_scores)
-        model = model.with_score(chosen)
-        score_choice = {
-            "name": chosen, "selected_by": "validation AUROC (score=auto)",
-            "validation_auroc_by_term": aurocs,
-        }
-    elif auto_score:
-        score_choice["selected_by"] = "default: validation has no anomalies for score=auto"
-    score_choice["definition"] = model.score_definition
-    model.calibrate(val.images, val.labels if has_both_labels else None)
-    save_model_atomically(model, os.path.join(run_dir, "model.keras"))
+    return model, {"monitor": None, "epoch": epochs - 1}
+
+
+def _test_report(run_dir, model, splits, labelled):
+    """Score the test split once: figures, the ROC curve and the score histogram."""
+    test, val = splits["test"], splits["validation"]
     result = evaluate_detector(model, test.images, test.labels, masks=test.masks)
-    Image.fromarray(roc_curve_image(result["scores"], test.labels)).save(
-        os.path.join(run_dir, "roc_curve.png")
+    save_png(roc_curve_image(result["scores"], test.labels), os.path.join(run_dir, "roc_curve.png"))
+    save_png(
+        score_histogram_image(result["scores"], test.labels, model.calibration.threshold),
+        os.path.join(run_dir, "score_histogram.png"),
     )
     validation = (
-        evaluate_detector(model, val.images, val.labels, masks=val.masks)
-        if has_both_labels else {}
+        evaluate_detector(model, val.images, val.labels, masks=val.masks) if labelled else {}
     )
-    metrics = {
+    return {
         "data": splits["summary"],
-        "selected_epoch": selected["epoch"],
-        "selected_by": selected["monitor"] or "last epoch (validation has no anomalies)",
-        "score": score_choice,
-        "validation": {
-            k: _finite(validation.get(k))
-            for k in ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
-            if k in validation
-        },
-        "test": {
-            k: _finite(result.get(k))
-            for k in ("auroc", "aupr", "precision", "recall", "f1", "threshold",
-                      "pixel_auroc", "aupro")
-            if k in result
-        },
+        "validation": {k: _finite(validation[k]) for k in VALIDATION_FIGURES if k in validation},
+        "test": {k: _finite(result[k]) for k in TEST_FIGURES if k in result},
         "pixel_evaluation": (
             "anomaly maps upsampled bilinearly to the masks' "
             f"{result['mask_resolution']}x{result['mask_resolution']} pixels"
             if "mask_resolution" in result else None
         ),
         "skipped_files": splits.get("skipped") or None,
-        "training_steps": trained_steps,
-        "training_seconds_this_session": round(seconds, 1),
-        "resumed_at_epoch": history.first_epoch or None,
-        "calibration": model.calibration._asdict(),
     }
+
+
+def _export(run_dir, model, splits, export_formats, metrics, selected, score_choice):
+    """Export what the detector supports into `run_dir/export`; record the rest."""
     unsupported = unsupported_formats(model, export_formats)
     if unsupported:
         metrics["export_skipped"] = unsupported
         for name, reason in unsupported.items():
             print(f"Not exported as {name}: {reason}")
     export_formats = supported_formats(model, export_formats)
-    if export_formats:
-        paths = export_model(
-            model,
-            os.path.join(run_dir, "export"),
-            formats=export_formats,
-            representative_data=splits["train_sample"],
-            training_data=splits["summary"],
-            validation={
-                "auroc": metrics["validation"].get("auroc"),
-                "selected_epoch": selected["epoch"],
-                "score_selected_by": score_choice["selected_by"],
-            },
-        )
-        metrics["export"] = {k: os.path.relpath(v, run_dir) for k, v in paths.items()}
-    write_json_atomically(os.path.join(run_dir, "metrics.json"), metrics)
-    return metrics
-
-
-def _unreadable_training_files(train, spec):
-    if not isinstance(train, FileSplit):
-        return []
-    return find_unreadable(train.paths, spec.image_size, spec.channels or 1)
-
-
-def _sync_batchnorm(strategy):
-    """`sync_batchnorm=True` under a strategy of several replicas, so that training
-    computes what one device computes on the global batch."""
-    if strategy.num_replicas_in_sync > 1:
-        return {"sync_batchnorm": True}
-    return {}
-
-
-def resolve_model_path(path):
-    """A `.keras` file, or the calibrated model of a run directory."""
-    if os.path.isdir(path):
-        for candidate in ("model.keras", os.path.join("export", "model.keras")):
-            if os.path.exists(os.path.join(path, candidate)):
-                return os.path.join(path, candidate)
-        raise RunError(f"{path} holds no model.keras; finish training there first.")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model at {path!r}.")
-    if not path.endswith(".keras"):
-        raise ValueError(f"{path} is not a .keras model file or a run directory.")
-    return path
+    if not export_formats:
+        return
+    paths = export_model(
+        model,
+        os.path.join(run_dir, "export"),
+        formats=export_formats,
+        representative_data=splits["train_sample"],
+        training_data=splits["summary"],
+        validation={
+            "auroc": metrics["validation"].get("auroc"),
+            "selected_epoch": selected["epoch"],
+            "score_selected_by": score_choice["selected_by"],
+        },
+    )
+    metrics["export"] = {k: os.path.relpath(v, run_dir) for k, v in paths.items()}

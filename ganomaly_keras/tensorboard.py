@@ -12,10 +12,9 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageDraw
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from ganomaly_keras.evaluation import check_labels
+from ganomaly_keras.plots import roc_curve_image, score_histogram_image
 
 # Anchors of a black-red-yellow-white heat map for residuals in [0, 1].
 _HEAT_ANCHORS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -74,26 +73,6 @@ def mask_overlay_grid(images, maps, masks):
     return np.concatenate([np.concatenate(list(row), axis=1) for row in rows], axis=0)
 
 
-def roc_curve_image(scores, labels, size=256):
-    """The ROC curve of `scores` against `labels` drawn as an RGB uint8 image."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    auroc = roc_auc_score(labels, scores)
-    margin = 24
-    span = size - 2 * margin
-    canvas = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(canvas)
-
-    def point(x, y):
-        return margin + x * span, size - margin - y * span
-
-    draw.rectangle([point(0, 1), point(1, 0)], outline="black")
-    draw.line([point(0, 0), point(1, 1)], fill=(160, 160, 160))
-    draw.line([point(x, y) for x, y in zip(fpr, tpr)], fill=(200, 30, 30), width=2)
-    draw.text((margin, 4), f"ROC  AUROC = {auroc:.4f}", fill="black")
-    draw.text((margin, size - margin + 6), "false positive rate", fill="black")
-    return np.asarray(canvas)
-
-
 class TensorBoardImages(keras.callbacks.Callback):
     """Reconstruction grids, score histograms and the ROC curve in TensorBoard.
 
@@ -103,7 +82,9 @@ class TensorBoardImages(keras.callbacks.Callback):
     - `reconstructions`: up to `max_images` fixed images (half normal, half anomalous
       when there are both), their reconstructions and absolute residual heat maps;
     - `scores/normal` and `scores/anomalous`: histograms of the anomaly scores;
-    - `roc_curve`: the ROC curve with its AUROC;
+    - `roc_curve`: the ROC curve with its AUROC, and `score_histogram`: the scores
+      of both classes (with the threshold once the model is calibrated), drawn with
+      matplotlib;
     - with `masks`, `anomaly_maps`: the same images, the anomaly map of the model's
       score and the ground-truth mask over the image, side by side.
 
@@ -164,7 +145,11 @@ class TensorBoardImages(keras.callbacks.Callback):
         self.write(step=epoch + 1)
 
     def write(self, step):
-        """Write every summary for `step` (an epoch count) now."""
+        """Write every summary now.
+
+        Args:
+            step: the TensorBoard step (an epoch count).
+        """
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         scores = np.asarray(
@@ -182,6 +167,13 @@ class TensorBoardImages(keras.callbacks.Callback):
             tf.summary.histogram("scores/normal", scores[self.labels == 0])
             tf.summary.histogram("scores/anomalous", scores[self.labels == 1])
             tf.summary.image("roc_curve", roc_curve_image(scores, self.labels)[None])
+            fitted = getattr(self.model, "calibration", None)
+            tf.summary.image(
+                "score_histogram",
+                score_histogram_image(
+                    scores, self.labels, fitted.threshold if fitted else None
+                )[None],
+            )
             if self.masks is not None:
                 overlay = mask_overlay_grid(
                     sample, self.model.predict_maps(sample),

@@ -64,7 +64,8 @@ def measure(mode, folder, steps, batch_size, warmup_steps=10):
     import keras
 
     from ganomaly_keras import GANomaly
-    from ganomaly_keras.data.folders import decode_files, image_dataset, list_images
+    from ganomaly_keras.data.decoding import decode_files, image_dataset
+    from ganomaly_keras.data.folders import list_images
 
     arguments.choice("mode", mode, MODES)
     paths = list_images(folder)

@@ -6,16 +6,13 @@ and folders in the MVTec AD or reference layout (`folder_protocol`, `image_datas
 """
 
 from ganomaly_keras.data.digits import load_digits
-from ganomaly_keras.data.folders import (
-    FileSplit,
+from ganomaly_keras.data.decoding import (
     decode_image_file,
-    folder_protocol,
     image_dataset,
-    list_images,
     load_images,
     load_split,
-    read_folder_dataset,
 )
+from ganomaly_keras.data.folders import FileSplit, folder_protocol, list_images, read_folder_dataset
 from ganomaly_keras.data.npz import load_npz
 from ganomaly_keras.data.preprocessing import preprocess_images
 from ganomaly_keras.data.protocols import (

@@ -183,7 +183,8 @@ class DataSpec:
         }
 
     def _folder_splits(self):
-        from ganomaly_keras.data.folders import decode_files, folder_protocol
+        from ganomaly_keras.data.decoding import decode_files
+        from ganomaly_keras.data.folders import folder_protocol
         from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
         from ganomaly_keras.data.protocols import Split
 
@@ -265,7 +266,8 @@ def training_input(train, spec, batch_size, shuffle=True, repeat=False, augment=
     import tensorflow as tf
 
     from ganomaly_keras.data.augmentation import augment_dataset
-    from ganomaly_keras.data.folders import FileSplit, image_dataset
+    from ganomaly_keras.data.decoding import image_dataset
+    from ganomaly_keras.data.folders import FileSplit
 
     if isinstance(train, FileSplit):
         dataset = image_dataset(

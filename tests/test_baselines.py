@@ -1,4 +1,5 @@
-"""The GANomaly paper's baselines: EGBAD (BiGAN) and AnoGAN (latent search)."""
+"""The GANomaly paper's baselines: EGBAD (BiGAN) and AnoGAN (latent search). The
+shared checks (round trips, batch independence, export parity) are in test_family.py."""
 
 import keras
 import numpy as np
@@ -6,8 +7,6 @@ import pytest
 import tensorflow as tf
 
 from ganomaly_keras import EGBAD, AnoGAN
-from ganomaly_keras.export import export_model, to_uint8_images
-from ganomaly_keras.runtimes import TFLiteRuntime
 
 
 def images(rng, n=16):
@@ -42,7 +41,7 @@ def test_egbad_trains_generator_encoder_and_joint_discriminator(rng):
     )
 
 
-def test_egbad_score_follows_its_definition_and_exports(rng, tmp_path):
+def test_egbad_score_follows_its_definition(rng):
     model = egbad(reconstruction_score_weight=0.8, feature_score_weight=0.2)
     x = images(rng, 6)
     x_hat, code = model.reconstruction_outputs(x)
@@ -52,19 +51,7 @@ def test_egbad_score_follows_its_definition_and_exports(rng, tmp_path):
         np.asarray(f_real) - np.asarray(f_fake)
     ).mean(-1)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
-    np.testing.assert_allclose(
-        [model.predict(x[i : i + 1], verbose=0)[0] for i in range(6)], expected, rtol=1e-5
-    )
-    path = str(tmp_path / "egbad.keras")
-    model.save(path)
-    np.testing.assert_allclose(keras.saving.load_model(path).predict(x, verbose=0), expected, rtol=1e-5)
-    model.calibrate(images(rng, 20))
-    paths = export_model(model, tmp_path / "e", formats=("tflite_float32",))
-    pixels = to_uint8_images(x)
-    tflite = TFLiteRuntime(paths["tflite_float32"]).run(pixels)
-    np.testing.assert_allclose(
-        tflite["anomaly_score"], model.predict(pixels / np.float32(127.5) - 1, verbose=0), rtol=1e-4
-    )
+    assert model.score_definition.startswith("0.8 * (mean |x - G(E(x))|) + 0.2 * (")
 
 
 def test_anogan_search_lowers_the_loss_and_is_batch_independent(rng):
@@ -92,6 +79,7 @@ def test_anogan_search_forward_equals_the_networks(rng):
     np.testing.assert_allclose(features, expected, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("detector,measured", [(AnoGAN, 0.999), (EGBAD, 0.996)])
 def test_baselines_detect_other_digits_in_the_one_class_protocol(digits16, detector, measured):
     """Digit 0 is normal, every other digit anomalous (one-class protocol, seed 0).

@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.calibration import fit_calibration, threshold_from_normal, threshold_max_f1
@@ -68,8 +69,12 @@ def test_evaluate_detector(trained_digits):
     result = evaluate_detector(model, test.images, test.labels)
     assert result["n_anomalous"] == int(test.labels.sum())
     assert result["scores"].shape == (len(test.labels),)
-    for key in ("auroc", "aupr", "precision", "recall", "f1"):
-        assert 0.0 <= result[key] <= 1.0
+    scores = model.predict(test.images, verbose=0)
+    assert result["auroc"] == pytest.approx(roc_auc_score(test.labels, scores))
+    assert result["aupr"] == pytest.approx(average_precision_score(test.labels, scores))
+    flagged = scores > model.calibration.threshold
+    expected = precision_recall_fscore_support(test.labels, flagged, average="binary", zero_division=0)
+    assert (result["precision"], result["recall"], result["f1"]) == pytest.approx(expected[:3])
     assert result["auroc"] > 0.8, result["auroc"]
     with pytest.raises(ValueError, match="both normal"):
         evaluate_detector(model, test.images[:5], np.zeros(5))
@@ -101,8 +106,10 @@ def test_auroc_callback_drives_early_stopping_and_checkpoints(digits16, tmp_path
     )
     aurocs = history.history["val_auroc"]
     assert len(aurocs) == len(history.history["val_aupr"]) >= 2
-    assert all(0 <= a <= 1 for a in aurocs)
     assert auroc.best_auroc == max(aurocs)
+    # restore_best_weights: the model now scores validation at the best epoch's AUROC.
+    restored = roc_auc_score(val.labels, model.predict(val.images, verbose=0))
+    assert restored == pytest.approx(max(aurocs), abs=1e-6)
     # EarlyStopping saw val_auroc: it stops one epoch after the last improvement.
     best = int(np.argmax(aurocs))
     assert len(aurocs) == min(4, best + 2)

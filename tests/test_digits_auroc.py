@@ -1,12 +1,14 @@
 """A real-data floor: GANomaly must detect a held-out digit of scikit-learn's digits."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import roc_auc_score
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.data import leave_one_class_out
 
 
+@pytest.mark.slow
 def test_held_out_digit_auroc_floor(digits16):
     images, classes = digits16
     splits = leave_one_class_out(images, classes, abnormal_class=0, seed=0)

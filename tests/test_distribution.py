@@ -74,6 +74,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_training_matches_single_process(tmp_path):
     """Two processes joined by TF_CONFIG train what one process trains on the same
     global batches (each worker gets half of every batch; gradients and BatchNorm

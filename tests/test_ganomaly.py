@@ -146,20 +146,6 @@ def _trained(rng):
     return model
 
 
-def test_score_does_not_depend_on_the_batch(rng):
-    model = _trained(rng)
-    x = images(rng, n=40)
-    alone = np.array([model.predict(x[i : i + 1], verbose=0)[0] for i in range(5)])
-    in_batch = model.predict(x, batch_size=40, verbose=0)[:5]
-    # The same images inside a batch of very different images.
-    others = np.concatenate([x[:5], np.full((35, 16, 16, 1), 0.9, "float32")])
-    with_others = model.predict(others, batch_size=40, verbose=0)[:5]
-    np.testing.assert_allclose(in_batch, alone, atol=1e-5, rtol=1e-5)
-    np.testing.assert_allclose(with_others, alone, atol=1e-5, rtol=1e-5)
-    # model(x, training=True) still scores in inference mode.
-    np.testing.assert_allclose(np.asarray(model(x[:5], training=True)), alone, atol=1e-5, rtol=1e-5)
-
-
 def test_scores_are_the_latent_distance(rng):
     model = _trained(rng)
     x = images(rng, n=8)

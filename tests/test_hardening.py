@@ -212,7 +212,7 @@ def test_a_damaged_training_file_is_named_and_can_be_skipped(tmp_path, capsys):
 
 
 def test_streamed_training_names_a_file_damaged_past_its_header(tmp_path):
-    from ganomaly_keras.data.folders import find_unreadable, image_dataset
+    from ganomaly_keras.data.decoding import find_unreadable, image_dataset
 
     folder = _image_folder(tmp_path / "images", n=5)
     paths = sorted(str(p) for p in folder.iterdir())
@@ -258,6 +258,7 @@ def _check_export_is_whole(out):
     return metadata["validation"]["round"]
 
 
+@pytest.mark.slow
 def test_sigkill_during_export_leaves_the_previous_export_whole(tmp_path):
     out = str(tmp_path / "export")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
@@ -298,6 +299,7 @@ def test_replace_directory_swaps_atomically(tmp_path):
     assert (old / "a").read_text() == "newer" and not aside.exists()
 
 
+@pytest.mark.slow
 def test_a_run_directory_is_locked_while_in_use_and_freed_by_death(tmp_path):
     run_dir = str(tmp_path / "run")
     holder = subprocess.Popen(
@@ -360,6 +362,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_deterministic_runs_are_bit_identical(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     result = subprocess.run([sys.executable, "-c", _TWICE, str(tmp_path)], env=env,
@@ -373,17 +376,6 @@ def test_deterministic_runs_are_bit_identical(tmp_path):
 
 
 # --------------------------------------------------------------- edge metadata
-
-
-def _load_edge_runner():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "edge_inference", os.path.join(REPO, "export", "edge_inference.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 GOOD_METADATA = {
@@ -408,10 +400,12 @@ GOOD_METADATA = {
     ({"artefacts": []}, "artefacts"),
 ])
 def test_the_edge_runner_refuses_bad_metadata_before_running(change, field, tmp_path, capsys):
-    edge = _load_edge_runner()
-    edge.validate_metadata(dict(GOOD_METADATA))
-    with pytest.raises(edge.EdgeInferenceError, match=field):
-        edge.validate_metadata({**GOOD_METADATA, **change})
+    from ganomaly_keras import edge
+    from ganomaly_keras.metadata import ExportMetadata, MetadataError
+
+    ExportMetadata.from_dict(dict(GOOD_METADATA))
+    with pytest.raises(MetadataError, match=field):
+        ExportMetadata.from_dict({**GOOD_METADATA, **change})
     model = tmp_path / "model_float32.tflite"
     model.write_bytes(b"never read")
     (tmp_path / "metadata.json").write_text(json.dumps({**GOOD_METADATA, **change}))

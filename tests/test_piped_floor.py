@@ -20,6 +20,7 @@ FLOOR_STEPS = 60
 AUROC_FLOOR, PIXEL_FLOOR, AUPRO_FLOOR = 0.90, 0.90, 0.45
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(TYPE), reason="PIPED is not beside the repository")
 def test_piped_folder_run_detects_and_localises_impurities(tmp_path):
     metrics = train_run(

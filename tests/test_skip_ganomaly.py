@@ -1,6 +1,5 @@
-"""skip-GANomaly (DESIGN.md section 5): U-Net generator, latent discriminator, score."""
-
-import os
+"""skip-GANomaly: U-Net generator, latent discriminator, losses and score. The shared
+checks (round trips, batch independence, export parity) are in test_family.py."""
 
 import keras
 import numpy as np
@@ -9,8 +8,6 @@ from sklearn.metrics import roc_auc_score
 
 from ganomaly_keras import SkipGANomaly, UNetGenerator
 from ganomaly_keras.data import leave_one_class_out
-from ganomaly_keras.export import export_model, to_uint8_images
-from ganomaly_keras.runtimes import TFLiteRuntime
 
 
 def tiny(**kwargs):
@@ -67,12 +64,10 @@ def test_score_is_weighted_reconstruction_plus_feature_error(rng):
         (np.asarray(f_real) - np.asarray(f_fake)) ** 2, axis=-1
     )
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5)
-    # An image scores the same alone as in any batch.
-    alone = [float(model.predict(x[i : i + 1], verbose=0)[0]) for i in range(6)]
-    np.testing.assert_allclose(alone, expected, rtol=1e-5)
+    assert model.score_definition.startswith("0.7 * (mean((x - G(x))^2)) + 0.3 * (")
 
 
-def test_fit_trains_both_networks_and_saving_round_trips(rng, tmp_path):
+def test_fit_trains_both_networks(rng):
     model = tiny()
     model.compile(jit_compile=False)
     g_before = [np.array(v) for v in model.generator.trainable_variables]
@@ -81,15 +76,10 @@ def test_fit_trains_both_networks_and_saving_round_trips(rng, tmp_path):
     assert set(history.history) == {"g_loss", "g_adv", "g_con", "g_lat", "d_loss", "d_reinit"}
     assert any(not np.allclose(a, np.array(b)) for a, b in zip(g_before, model.generator.trainable_variables))
     assert any(not np.allclose(a, np.array(b)) for a, b in zip(d_before, model.discriminator.trainable_variables))
-    x = images(rng, n=4)
-    path = str(tmp_path / "skip.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, SkipGANomaly) and loaded.latent_weight == model.latent_weight
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_skip_ganomaly_detects_a_held_out_digit_and_exports(digits16, tmp_path):
+@pytest.mark.slow
+def test_skip_ganomaly_detects_a_held_out_digit(digits16):
     images_, classes = digits16
     splits = leave_one_class_out(images_, classes, 0, validation_fraction=0.1, seed=0)
     keras.utils.set_random_seed(0)
@@ -101,11 +91,3 @@ def test_skip_ganomaly_detects_a_held_out_digit_and_exports(digits16, tmp_path):
     # Measured 0.87 (16x16, width 16, nz 32, 8 epochs, seed 0); a broken model scores
     # about 0.5.
     assert auroc >= 0.75, auroc
-    # The shared export path: float32 LiteRT equals Keras on the same uint8 images.
-    model.calibrate(splits["validation"].images, splits["validation"].labels)
-    paths = export_model(model, tmp_path / "e", formats=("saved_model", "tflite_float32"))
-    pixels = to_uint8_images(test.images[:20])
-    tflite = TFLiteRuntime(paths["tflite_float32"]).run(pixels)
-    keras_scores = model.predict(pixels.astype("float32") / 127.5 - 1, verbose=0)
-    np.testing.assert_allclose(tflite["anomaly_score"], keras_scores, rtol=1e-4, atol=1e-7)
-    assert "f(x)" in open(os.path.join(tmp_path, "e", "metadata.json")).read()

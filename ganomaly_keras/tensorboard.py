@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.evaluation import check_labels
-from ganomaly_keras.plots import roc_curve_image, score_histogram_image
+from ganomaly_keras.plots import roc_curve_image
 
 # Anchors of a black-red-yellow-white heat map for residuals in [0, 1].
 _HEAT_ANCHORS = np.array([0.0, 0.35, 0.7, 1.0])
@@ -82,9 +82,8 @@ class TensorBoardImages(keras.callbacks.Callback):
     - `reconstructions`: up to `max_images` fixed images (half normal, half anomalous
       when there are both), their reconstructions and absolute residual heat maps;
     - `scores/normal` and `scores/anomalous`: histograms of the anomaly scores;
-    - `roc_curve`: the ROC curve with its AUROC, and `score_histogram`: the scores
-      of both classes (with the threshold once the model is calibrated), drawn with
-      matplotlib;
+    - `roc_curve`: the ROC curve with its AUROC, drawn with matplotlib (the run
+      writes the test split's score histograms, threshold marked, beside it);
     - with `masks`, `anomaly_maps`: the same images, the anomaly map of the model's
       score and the ground-truth mask over the image, side by side.
 
@@ -167,13 +166,6 @@ class TensorBoardImages(keras.callbacks.Callback):
             tf.summary.histogram("scores/normal", scores[self.labels == 0])
             tf.summary.histogram("scores/anomalous", scores[self.labels == 1])
             tf.summary.image("roc_curve", roc_curve_image(scores, self.labels)[None])
-            fitted = getattr(self.model, "calibration", None)
-            tf.summary.image(
-                "score_histogram",
-                score_histogram_image(
-                    scores, self.labels, fitted.threshold if fitted else None
-                )[None],
-            )
             if self.masks is not None:
                 overlay = mask_overlay_grid(
                     sample, self.model.predict_maps(sample),

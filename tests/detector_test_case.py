@@ -69,7 +69,7 @@ def check_keras_round_trip(model, test, path):
 def check_batch_independence(model, train, test):
     """A score is the same alone, in its batch, and shuffled among other images."""
     scores = model.predict(test, batch_size=16, verbose=0)
-    alone = np.concatenate([model.predict(test[i : i + 1], verbose=0) for i in range(len(test))])
+    alone = np.concatenate([model(test[i : i + 1]).numpy() for i in range(len(test))])
     mixed = np.concatenate([test, train[:16]])
     order = np.random.default_rng(1).permutation(len(mixed))
     in_mix = np.empty(len(mixed), "float32")

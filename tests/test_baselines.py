@@ -80,8 +80,8 @@ def test_anogan_search_forward_equals_the_networks(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("detector,measured", [(AnoGAN, 0.999), (EGBAD, 0.996)])
-def test_baselines_detect_other_digits_in_the_one_class_protocol(digits16, detector, measured):
+@pytest.mark.parametrize("detector,epochs,measured", [(AnoGAN, 60, 0.997), (EGBAD, 30, 0.967)])
+def test_baselines_detect_other_digits_in_the_one_class_protocol(digits16, detector, epochs, measured):
     """Digit 0 is normal, every other digit anomalous (one-class protocol, seed 0).
     At the small budgets a test allows, both baselines are weak on leave-one-out
     (AUROC 0.5-0.6 on held-out digit 0 after 15 epochs): this is where they work."""
@@ -92,10 +92,11 @@ def test_baselines_detect_other_digits_in_the_one_class_protocol(digits16, detec
     x, classes = digits16
     splits = one_class(x, classes, normal_class=0, seed=0)
     keras.utils.set_random_seed(0)
-    options = {"joint_units": 128} if detector is EGBAD else {}
+    options = {"joint_units": 128} if detector is EGBAD else {"search_steps": 30}
     model = detector(image_size=16, channels=1, width=16, latent_size=32, seed=0, **options)
     model.compile(jit_compile=False)
-    model.fit(splits["train"].images, epochs=60, batch_size=32, verbose=0)
+    model.fit(splits["train"].images, epochs=epochs, batch_size=32, verbose=0)
     auroc = roc_auc_score(splits["test"].labels, model.predict(splits["test"].images, verbose=0))
-    # Measured as in the parameter (16x16, width 16, nz 32, 60 epochs); chance is 0.5.
+    # Measured as in the parameter (16x16, width 16, nz 32, seed 0; AnoGAN with 30
+    # search steps); chance is 0.5.
     assert auroc >= 0.9, (detector.__name__, auroc, measured)

@@ -95,10 +95,12 @@ def test_detects_a_held_out_digit_on_real_data(digits16):
     images_, classes = digits16
     splits = leave_one_class_out(images_, classes, 1, seed=0)
     keras.utils.set_random_seed(0)
-    model = SimultaneousEncoderGAN(image_size=16, channels=1, width=16, latent_size=32, seed=0)
+    model = SimultaneousEncoderGAN(
+        image_size=16, channels=1, width=16, latent_size=32, critic_steps=2, seed=0
+    )
     model.compile(jit_compile=False)
-    model.fit(splits["train"].images, epochs=30, batch_size=64, verbose=0)
+    model.fit(splits["train"].images, epochs=15, batch_size=64, verbose=0)
     auroc = roc_auc_score(splits["test"].labels, model.predict(splits["test"].images, verbose=0))
-    # Measured 0.943 (digit 1 held out, 16x16, width 16, nz 32, 30 epochs, seed 0,
-    # combined score); a broken model scores about 0.5.
+    # Measured 0.928 (digit 1 held out, 16x16, width 16, nz 32, 2 critic steps, 15
+    # epochs, seed 0, combined score); a broken model scores about 0.5.
     assert auroc >= 0.80, auroc

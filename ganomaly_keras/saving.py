@@ -160,7 +160,9 @@ def load_model(path):
 
     Safe mode refuses `.keras` files whose config holds Python code (`Lambda`
     layers, pickled functions): such a file can run anything when it loads. Every
-    model of this package saves without code, so nothing it writes is refused.
+    model of this package saves without code, so nothing it writes is refused. The
+    package's classes are registered first, so a fresh process loads its files
+    (`keras.saving.load_model` alone needs `import ganomaly_keras.models` before it).
 
     Args:
         path: a `.keras` file.
@@ -171,6 +173,8 @@ def load_model(path):
     Raises:
         ValueError: naming the file, when it would need unsafe deserialisation.
     """
+    import ganomaly_keras.models  # noqa: F401  (registers every detector and network)
+
     path = os.fspath(path)
     try:
         return keras.saving.load_model(path, safe_mode=True)

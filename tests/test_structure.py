@@ -106,6 +106,13 @@ def test_predict_and_the_edge_runner_give_one_image_the_same_score(tmp_path):
     assert float(predicted["anomaly_score"]) == pytest.approx(edge["anomaly_score"], rel=1e-4)
     assert float(predicted["normalized_score"]) == pytest.approx(edge["normalized_score"], abs=1e-5)
     assert int(predicted["is_anomaly"]) == edge["is_anomaly"]
+    # A fresh process loads the .keras file through the top-level API alone.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, ganomaly_keras; "
+         "print(type(ganomaly_keras.load_model(sys.argv[1])).__name__)", paths["keras"]],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert loaded.returncode == 0 and loaded.stdout.split() == ["GANomaly"], loaded.stderr[-500:]
 
 
 def test_metadata_round_trips_and_reads_back_from_a_folder(tmp_path):

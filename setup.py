@@ -58,7 +58,8 @@ setup(
         # Runs the exported .tflite files (verify_export, benchmark, edge runner).
         "ai-edge-litert>=2.0",
     ],
-    extras_require={"test": ["pytest>=8"]},
+    # pytest-xdist: the suite runs in 3 processes (pyproject addopts), 1.8x faster on 2 cores.
+    extras_require={"test": ["pytest>=8", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

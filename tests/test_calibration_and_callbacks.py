@@ -1,6 +1,5 @@
 """Threshold and scaling stored with the model, evaluation, and the AUROC callback."""
 
-import json
 
 import keras
 import numpy as np

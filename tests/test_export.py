@@ -13,7 +13,6 @@ from PIL import Image
 from ganomaly_keras import GANomaly
 from ganomaly_keras.export import EXPORT_FORMATS, export_model
 from ganomaly_keras.runtimes import (
-    KerasRuntime,
     SavedModelRuntime,
     TFLiteRuntime,
     compare_runtimes,

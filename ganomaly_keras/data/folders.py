@@ -17,7 +17,6 @@ them into images (streamed through `image_dataset`, or loaded with `load_split`)
 """
 
 import os
-import re
 from typing import NamedTuple
 
 import numpy as np

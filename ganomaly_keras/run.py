@@ -39,7 +39,8 @@ from ganomaly_keras.export import (
     supported_formats,
     unsupported_formats,
 )
-from ganomaly_keras.models.registry import DETECTORS, detector_class, model_options
+from ganomaly_keras.models import registry
+from ganomaly_keras.models.registry import DETECTORS, detector_class
 from ganomaly_keras.plots import roc_curve_image, save_png, score_histogram_image
 from ganomaly_keras.run_directory import (
     RunError,
@@ -131,7 +132,7 @@ def train_run(
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"run_dir {run_dir!r} is a file; give a folder path.")
     options = dict(model_options or {})
-    allowed = model_options_of(detector)
+    allowed = tuple(registry.model_options(detector))  # the parameter shadows the function
     unknown = set(options) - set(allowed)
     if unknown:
         raise ValueError(f"{detector} has no options {sorted(unknown)}; it takes {allowed}.")
@@ -165,11 +166,6 @@ def train_run(
         if created and not os.path.exists(os.path.join(run_dir, "config.json")):
             shutil.rmtree(created, ignore_errors=True)
         raise
-
-
-def model_options_of(detector):
-    """The option names `train_run` accepts for `detector`."""
-    return tuple(model_options(detector))
 
 
 def _multi_worker(strategy):

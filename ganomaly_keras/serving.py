@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganomaly_keras.data.decoding import check_on_error
 from ganomaly_keras.edge import EdgeInferenceError, read_image
 from ganomaly_keras.metadata import OUTPUT_NAMES
 
@@ -114,8 +115,7 @@ class ImageFiles:
     """
 
     def __init__(self, paths, image_size, channels, on_error="raise"):
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f'on_error must be "raise" or "skip"; got {on_error!r}.')
+        check_on_error(on_error)
         pixels, self.kept, self.skipped = [], [], []
         for index, path in enumerate(paths):
             try:

@@ -115,7 +115,8 @@ def decode_image_file(path, image_size, channels):
         raise ValueError(f"cannot decode image file {path!r}: {_reason(error)}") from None
 
 
-def _check_on_error(on_error):
+def check_on_error(on_error):
+    """Raise ValueError unless `on_error` is "raise" or "skip"."""
     if on_error not in ("raise", "skip"):
         raise ValueError(f'on_error must be "raise" or "skip"; got {on_error!r}.')
 
@@ -205,7 +206,7 @@ def decode_files(paths, image_size, channels, on_error="raise"):
         image_size, channels)` in [-1, 1], the indices into `paths` of the images
         kept, and `Unreadable(path, reason)` for each file left out.
     """
-    _check_on_error(on_error)
+    check_on_error(on_error)
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("no image files were given.")
@@ -265,7 +266,7 @@ def image_dataset(
     an image stops iteration with an error naming it; a file damaged past its
     header stops it inside TensorFlow's decoder, and `find_unreadable` names it.
     """
-    _check_on_error(on_error)
+    check_on_error(on_error)
     if not isinstance(split, FileSplit):
         paths = tuple(os.fspath(p) for p in split)
         none = (None,) * len(paths)

@@ -10,7 +10,7 @@ import inspect
 import re
 
 from ganomaly_keras.models.anogan import AnoGAN
-from ganomaly_keras.models.base import AdversarialDetector, constructor_parameters
+from ganomaly_keras.models.base import constructor_parameters
 from ganomaly_keras.models.egbad import EGBAD
 from ganomaly_keras.models.encoder_gan import SimultaneousEncoderGAN
 from ganomaly_keras.models.ganomaly import GANomaly
@@ -70,4 +70,4 @@ def all_options():
     return found
 
 
-__all__ = ["AdversarialDetector", "DETECTORS", "all_options", "detector_class", "model_options"]
+__all__ = ["DETECTORS", "all_options", "detector_class", "model_options"]

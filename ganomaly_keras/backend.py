@@ -14,12 +14,17 @@ to get the same settings. Each is a default: a variable you set yourself wins.
   the next (measured on 2 cores: 125 or 230 images/s by default, 226 every time
   with this).
 - `TF_CPP_MIN_LOG_LEVEL=1` (with `quiet=True`): no C++ INFO lines from TensorFlow's
-  logger (the CPU-feature banner); warnings and errors still print. The oneDNN line
-  is logged before that logger starts, and still prints (TensorFlow 2.21).
+  logger once it runs; warnings and errors still print.
+- With `quiet=True`, TensorFlow is then imported with the process's stderr (file
+  descriptor 2) captured, and what it wrote is passed on less its start-up INFO
+  banners: the oneDNN notice and the CPU-feature notice. TensorFlow 2.21 logs those
+  through absl before its logger is initialised, where no variable reaches them.
 """
 
 import os
+import re
 import sys
+import tempfile
 import warnings
 
 SETTINGS = {
@@ -48,7 +53,45 @@ def configure_tensorflow(quiet=True):
             "importing keras or tensorflow.",
             stacklevel=2,
         )
+    if quiet:
+        import_tensorflow_quietly()
     return chosen
+
+
+# TensorFlow's start-up INFO lines: absl's notice that it logs to stderr, INFO records
+# ("I1202 19:01:42.123 123 port.cc:153] ...") and the CPU-feature notice's second line.
+_BANNER = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|I\d{4} [\d:. ]+\d+ \S+:\d+\] "
+    r"|To enable the following instructions: .* rebuild TensorFlow)"
+)
+
+
+def strip_tensorflow_banners(text):
+    """`text` without TensorFlow's start-up INFO lines (every other line kept)."""
+    return "".join(line for line in text.splitlines(keepends=True) if not _BANNER.match(line))
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its start-up INFO banners filtered out of stderr.
+
+    Everything else TensorFlow writes to stderr while loading (warnings, errors,
+    tracebacks) is passed on. Does nothing once TensorFlow is imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            sys.stderr.write(strip_tensorflow_banners(capture.read().decode(errors="replace")))
+            sys.stderr.flush()
 
 
 def require_tensorflow_backend():

@@ -147,3 +147,38 @@ def test_the_model_card_is_prose_with_the_models_own_options():
     assert "is 0.9 * (a) + 0.1 * (b)" in card
     assert "class 0 as the anomaly" in card and "train 900 images" in card
     assert "contextual" not in card and "{" not in card
+
+
+def test_tensorflow_prints_no_start_up_banner_but_keeps_other_stderr():
+    code = (
+        "import sys\n"
+        "from ganomaly_keras import configure_tensorflow\n"
+        "configure_tensorflow()\n"
+        "import keras, numpy as np\n"
+        "keras.layers.Conv2D(2, 3)(np.zeros((1, 8, 8, 1), 'float32'))\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env=environment, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "oneDNN" not in result.stderr and "absl::InitializeLog" not in result.stderr
+    assert "after" in result.stderr
+
+
+def test_banner_filter_drops_only_tensorflow_info_records():
+    from ganomaly_keras.backend import strip_tensorflow_banners
+
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1796243770.466044    2344 port.cc:153] oneDNN custom operations are on.\n"
+        "To enable the following instructions: AVX2 FMA, in other operations, rebuild "
+        "TensorFlow with the appropriate compiler flags.\n"
+        "E0000 00:00:1796243770.466044    2344 cuda.cc:1] a real error\n"
+        "UserWarning: something\n"
+    )
+    assert strip_tensorflow_banners(text) == (
+        "E0000 00:00:1796243770.466044    2344 cuda.cc:1] a real error\nUserWarning: something\n"
+    )

@@ -106,6 +106,7 @@ def train(args):
         verbose=args.verbose,
         deterministic=args.deterministic,
         strategy=args.strategy,
+        precision=args.precision,
     )
     _print_json({k: metrics[k] for k in ("selected_epoch", "score", "validation", "test")})
     print(f"run directory: {args.run_dir}", file=sys.stderr)

@@ -42,6 +42,7 @@ from ganomaly_keras.export import (
 from ganomaly_keras.models import registry
 from ganomaly_keras.models.registry import DETECTORS, detector_class
 from ganomaly_keras.plots import roc_curve_image, save_png, score_histogram_image
+from ganomaly_keras.precision import dtype_policy, float32_copy, resolve_precision
 from ganomaly_keras.run_directory import (
     RunError,
     check_resumable,
@@ -74,7 +75,7 @@ def train_run(
     run_dir, spec, model_options=None, detector="ganomaly", epochs=None, batch_size=64,
     jit_compile="auto", export_formats=EXPORT_FORMATS, overwrite=False, verbose="auto",
     steps=None, validation_every=None, augment=False, deterministic=False,
-    strategy="default",
+    strategy="default", precision="float32",
 ):
     """Train, select on validation, calibrate, test once, export.
 
@@ -107,6 +108,11 @@ def train_run(
             Under "multi_worker" every worker runs this same call; the chief writes
             `run_dir`, the others a private `run_dir/workers/<task>` folder, and only
             the chief exports.
+        precision: "float32", "mixed_bfloat16", "mixed_float16" or "auto"
+            (`ganomaly_keras.precision.resolve_precision`: bfloat16 on a CPU with
+            AVX512_BF16 or AMX, else float32); mixed_float16 is refused for now. It applies to
+            training and validation during training only: the selected model is
+            rebuilt in float32 before calibration, testing, saving and export.
 
     Returns:
         the run's metrics (also written to metrics.json): data, selected epoch,
@@ -123,6 +129,11 @@ def train_run(
     batch_size = arguments.positive_integer("batch_size", batch_size)
     arguments.choice("detector", detector, sorted(DETECTORS))
     arguments.choice("jit_compile", jit_compile, ("auto", True, False))
+    if resolve_precision(precision) == "mixed_float16":
+        raise ValueError(
+            "mixed_float16 training is not supported yet: the two-optimizer step does "
+            "not scale its losses. Use precision='float32' or 'mixed_bfloat16'."
+        )
     export_formats = tuple(export_formats)
     for name in export_formats:
         arguments.choice("export format", name, EXPORT_FORMATS)
@@ -152,6 +163,7 @@ def train_run(
             "epochs": epochs, "steps": steps, "validation_every": budget[1],
             "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
             "deterministic": bool(deterministic),
+            "precision": precision, "dtype_policy": resolve_precision(precision),
         },
         "export_formats": list(export_formats),
     }
@@ -192,6 +204,7 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
     seconds = time.perf_counter() - start
     trained_steps = int(model.optimizer.iterations.numpy())
     model, selected = _select_epoch(model, checkpoint, budget[0])
+    model = float32_copy(model)  # mixed precision trains; float32 scores and exports
     # Statistics of the standardised terms: normal training images, never the
     # validation images a score is selected and calibrated on.
     model.fit_normal_statistics(splits["train_sample"])
@@ -221,7 +234,7 @@ def _build_detector(config, spec, channels, strategy, auto_score):
     if strategy.num_replicas_in_sync > 1:
         # Distributed training computes what one device computes on the global batch.
         options["sync_batchnorm"] = True
-    with strategy.scope():
+    with strategy.scope(), dtype_policy(config["training"]["dtype_policy"]):
         model = detector_class(config["detector"])(
             image_size=spec.image_size, channels=channels, seed=spec.seed,
             working_size=spec.working_size, **options,

@@ -21,6 +21,17 @@ from ganomaly_keras.models.registry import DETECTORS, SET_BY_RUN, all_options, m
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _fresh_python(code):
+    """Run `code` in a new interpreter without the TF_/KERAS variables; it must pass."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env=environment, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_importing_the_package_loads_no_tensorflow_and_sets_no_variable():
     code = (
         "import os, sys, json\n"
@@ -31,12 +42,7 @@ def test_importing_the_package_loads_no_tensorflow_and_sets_no_variable():
         "('tensorflow', 'keras')], 'changed': sorted(set(os.environ.items()) ^ "
         "set(before.items()))}))\n"
     )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS"))}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        env=environment, cwd=REPO,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _fresh_python(code)
     assert json.loads(result.stdout) == {"tf": [], "changed": []}
 
 
@@ -158,12 +164,7 @@ def test_tensorflow_prints_no_start_up_banner_but_keeps_other_stderr():
         "keras.layers.Conv2D(2, 3)(np.zeros((1, 8, 8, 1), 'float32'))\n"
         "print('after', file=sys.stderr)\n"
     )
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS"))}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-        env=environment, cwd=REPO,
-    )
-    assert result.returncode == 0, result.stderr
+    result = _fresh_python(code)
     assert "oneDNN" not in result.stderr and "absl::InitializeLog" not in result.stderr
     assert "after" in result.stderr
 

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.models import GANomaly
+from ganomaly_keras.precision import dtype_policy as policy_scope
 
 # The reference PyTorch code's training speed, 32x32x1, batch 64, 2 threads, measured
 # by the project on another 2-core machine (not side by side with this package).
@@ -121,12 +122,8 @@ def training_throughput(
         .cache()
         .prefetch(tf.data.AUTOTUNE)
     )
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(dtype_policy)
-    try:
+    with policy_scope(dtype_policy):
         model = GANomaly(image_size=image_size, channels=channels, **model_options)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
     model.compile(jit_compile=jit_compile)
     timer = _EpochTimer()
     model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[timer])

@@ -138,21 +138,12 @@ def check_paths(args):
             )
 
 
-def add_precision_option(parser, default):
-    from ganomaly_keras.precision import PRECISIONS
-
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, default=default,
-        help=f"training precision ({default}); auto: mixed_bfloat16 on a CPU with "
-        "AVX512_BF16 or AMX, float32 otherwise (mixed_float16 is refused for now)",
-    )
-
-
 def build_parser():
     """The `ganomaly-keras` parser; each command sets `args.command_name`."""
     from ganomaly_keras import __version__
     from ganomaly_keras.export import EXPORT_FORMATS
     from ganomaly_keras.models.registry import DETECTORS
+    from ganomaly_keras.precision import PRECISIONS
 
     parser = Parser(
         prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
@@ -191,7 +182,11 @@ def build_parser():
                    default="default",
                    help="mirrored: every local GPU; multi_worker: the processes of "
                    "TF_CONFIG (README, 'More than one process')")
-    add_precision_option(p, "float32")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="training precision (float32); auto: mixed_bfloat16 on a CPU with "
+        "AVX512_BF16 or AMX, float32 otherwise (mixed_float16 is refused for now)",
+    )
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in a run directory that holds another run")

@@ -129,7 +129,8 @@ def train_run(
     batch_size = arguments.positive_integer("batch_size", batch_size)
     arguments.choice("detector", detector, sorted(DETECTORS))
     arguments.choice("jit_compile", jit_compile, ("auto", True, False))
-    if resolve_precision(precision) == "mixed_float16":
+    policy = resolve_precision(precision)
+    if policy == "mixed_float16":
         raise ValueError(
             "mixed_float16 training is not supported yet: the two-optimizer step does "
             "not scale its losses. Use precision='float32' or 'mixed_bfloat16'."
@@ -163,7 +164,7 @@ def train_run(
             "epochs": epochs, "steps": steps, "validation_every": budget[1],
             "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
             "deterministic": bool(deterministic),
-            "precision": precision, "dtype_policy": resolve_precision(precision),
+            "precision": precision, "dtype_policy": policy,
         },
         "export_formats": list(export_formats),
     }

@@ -59,7 +59,12 @@ setup(
         "ai-edge-litert>=2.0",
     ],
     # pytest-xdist: the suite runs in 3 processes (pyproject addopts), 1.8x faster on 2 cores.
-    extras_require={"test": ["pytest>=8", "pytest-xdist>=3"]},
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3"],
+        # `ganomaly-keras benchmark --against-torch`: the PyTorch comparator. Pinned: an
+        # unpinned torch pulls several GB of CUDA packages; 2.13.0 has a CPU build.
+        "bench": ["torch==2.13.0"],
+    },
     entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

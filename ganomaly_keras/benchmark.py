@@ -1,11 +1,15 @@
-"""How fast and how good: training throughput, FLOPs, peak, latency, MNIST AUROC.
+"""How fast and how good, side by side on the machine at hand.
 
-`run_benchmark` (behind `ganomaly-keras benchmark`) measures on this machine, in one
-run:
+`run_benchmark` (behind `ganomaly-keras benchmark`) measures on this machine, each
+measurement in a fresh child process, candidates alternating round by round
+(`ganomaly_keras.measurement`), saved to `<out_dir>/results.json` after every
+measurement so that an interrupted run resumes:
 
-- steady-state training images/s at batch 64 for 32x32x1 and 32x32x3 (width 64,
-  nz 100, float32), against the reference PyTorch code's 374 images/s (measured by the
-  project on another 2-core CPU: a rough guide, not a side-by-side ratio);
+- steady-state training images/s at 32x32x1, batch 64 (width 64, nz 100) under each
+  precision asked for (`float32` and `auto` by default, `auto` resolved from the CPU
+  flags), and with `against_torch` the PyTorch comparator
+  (`ganomaly_keras.torch_comparator`: the same networks and step); the ratio within
+  each round and its median;
 - FLOPs per training image, counted from the convolution layers' shapes: forward
   FLOPs of G (encoder, decoder, encoder) plus two forward passes of D (on x and on
   x_hat), times 3 for the backward pass (gradients with respect to inputs and
@@ -13,12 +17,20 @@ run:
 - the machine's float32 matrix-multiply peak (a large `tf.matmul`), and the fraction
   of it that training reaches;
 - inference latency per image of Keras, the SavedModel and every TFLite variant at
-  batch 1 and batch 64 (TFLite runs batch 1, so its batch-64 figure is 64 calls);
-- optionally the paper's MNIST leave-one-digit-out protocol for chosen digits.
+  batch 1 and batch 64 (TFLite runs batch 1, so its batch-64 figure is 64 calls), and
+  with `against_torch` PyTorch's eval-mode forward, alternating;
+- optionally the paper's MNIST leave-one-digit-out protocol for chosen digits under
+  each precision, so that `auto`'s AUROC can be held against float32's.
+
+Run this module as `python -m ganomaly_keras.benchmark '{"measure": ...}'` to take one
+measurement in this process (what the children do).
 """
 
+import json
 import os
 import platform
+import statistics
+import sys
 import tempfile
 import time
 
@@ -28,11 +40,6 @@ import tensorflow as tf
 
 from ganomaly_keras.models import GANomaly
 from ganomaly_keras.precision import dtype_policy as policy_scope
-
-# The reference PyTorch code's training speed, 32x32x1, batch 64, 2 threads, measured
-# by the project on another 2-core machine (not side by side with this package).
-REFERENCE_IMAGES_PER_S = 374.0
-
 
 def _conv_flops(blocks, shape):
     """Forward FLOPs (2 per multiply-add) of the Conv2D/Conv2DTranspose layers in
@@ -129,6 +136,7 @@ def training_throughput(
     model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[timer])
     seconds = float(np.median(timer.seconds[1:]))
     return {
+        "framework": f"keras {keras.__version__}, tensorflow {tf.__version__}",
         "image_shape": list(shape),
         "batch_size": batch_size,
         "jit_compile": jit_compile,
@@ -143,7 +151,8 @@ def inference_latencies(image_size=32, channels=1, repeats=30):
     (untrained, calibrated on random images) model: latency does not depend on the
     weights' values."""
     from ganomaly_keras.export import export_model
-    from ganomaly_keras.runtimes import latency_ms, load_runtimes
+    from ganomaly_keras.measurement import batch_latencies
+    from ganomaly_keras.runtimes import load_runtimes
 
     keras.utils.set_random_seed(0)
     model = GANomaly(image_size=image_size, channels=channels)
@@ -151,123 +160,281 @@ def inference_latencies(image_size=32, channels=1, repeats=30):
     images = rng.uniform(-1, 1, (128, image_size, image_size, channels)).astype("float32")
     model.calibrate(images)
     pixels = rng.integers(0, 256, (64, image_size, image_size, channels), dtype=np.uint8)
-    rows = []
     with tempfile.TemporaryDirectory() as folder:
         export_dir = os.path.join(folder, "export")
         export_model(model, export_dir, representative_data=images)
-        for runtime in load_runtimes(export_dir, num_threads=1):
-            rows.append(
-                {
-                    "name": runtime.name,
-                    "batch1_ms": latency_ms(runtime, pixels, 1, repeats),
-                    "batch64_ms": latency_ms(runtime, pixels, 64, max(3, repeats // 10)),
-                }
-            )
-    return rows
+        return [
+            {"name": runtime.name, **batch_latencies(runtime, pixels, repeats)}
+            for runtime in load_runtimes(export_dir, num_threads=1)
+        ]
 
 
-def mnist_protocol(npz, digits, epochs, seed=0, run_root=None):
-    """The paper's leave-one-digit-out protocol through `train_run`: per digit, the
-    test AUROC of the epoch selected by validation AUROC."""
+def mnist_digit(npz, digit, epochs, seed=0, precision="float32", run_dir=None):
+    """The paper's leave-one-digit-out protocol for one digit through `train_run`:
+    the test AUROC of the epoch selected by validation AUROC."""
     from ganomaly_keras.data.spec import DataSpec
     from ganomaly_keras.run import train_run
 
-    run_root = run_root or tempfile.mkdtemp(prefix="ganomaly-mnist-")
-    rows = {}
-    for digit in digits:
-        spec = DataSpec(source="npz", path=npz, abnormal_class=digit, seed=seed)
-        start = time.perf_counter()
-        metrics = train_run(
-            os.path.join(run_root, f"digit{digit}"),
-            spec,
-            epochs=epochs,
-            export_formats=(),
-            overwrite=True,
-            verbose=2,
-        )
-        rows[str(digit)] = {
-            "test_auroc": metrics["test"]["auroc"],
-            "validation_auroc": metrics["validation"]["auroc"],
-            "selected_epoch": metrics["selected_epoch"],
-            "minutes": round((time.perf_counter() - start) / 60, 1),
+    run_dir = run_dir or tempfile.mkdtemp(prefix=f"ganomaly-mnist-{digit}-")
+    spec = DataSpec(source="npz", path=npz, abnormal_class=digit, seed=seed)
+    start = time.perf_counter()
+    metrics = train_run(
+        run_dir, spec, epochs=epochs, export_formats=(), overwrite=True, verbose=0,
+        precision=precision,
+    )
+    return {
+        "test_auroc": metrics["test"]["auroc"],
+        "validation_auroc": metrics["validation"]["auroc"],
+        "selected_epoch": metrics["selected_epoch"],
+        "minutes": round((time.perf_counter() - start) / 60, 1),
+    }
+
+
+def _peak():
+    return {"gflops": matmul_peak_gflops()}
+
+
+# What `python -m ganomaly_keras.benchmark '{"measure": name, ...}'` can measure.
+MEASUREMENTS = {
+    "peak": _peak,
+    "training": training_throughput,
+    "latency": inference_latencies,
+    "mnist": mnist_digit,
+}
+
+
+def _in_child(module, measure, **arguments):
+    from ganomaly_keras.measurement import measure_in_child
+
+    return measure_in_child(module, {"measure": measure, **arguments})
+
+
+def _median(values):
+    return float(statistics.median(values))
+
+
+def _training_section(results, policies, against_torch, pairs, steps, image_size, jit_compile):
+    from ganomaly_keras.measurement import alternate, ratios
+
+    candidates = [f"keras/{policy}" for policy in policies]
+    if against_torch:
+        candidates.append("torch/float32")
+    setting = dict(image_size=image_size, channels=1, batch_size=64, steps=steps)
+
+    def measure(candidate):
+        framework, policy = candidate.split("/")
+        if framework == "torch":
+            return _in_child("ganomaly_keras.torch_comparator", "training", **setting)
+        return _in_child(__name__, "training", dtype_policy=policy, jit_compile=jit_compile, **setting)
+
+    prefix = f"training/{image_size}x{image_size}x1/batch64/steps{steps}/jit{jit_compile}"
+    rounds = alternate(results, prefix, candidates, pairs, measure)
+    images_per_s = lambda row: row["images_per_s"]  # noqa: E731
+    section = {
+        "setting": setting, "rounds": rounds, "candidates": candidates,
+        "median_images_per_s": {c: _median([r[c]["images_per_s"] for r in rounds]) for c in candidates},
+        "flops_per_image": rounds[0][candidates[0]]["flops_per_image"],
+    }
+    if against_torch:
+        parameters = rounds[0]["torch/float32"]["parameters"]
+        section["torch_parameters_match_design"] = parameters == DESIGN_PARAMETERS_32X1
+        section["vs_torch"] = {
+            c: ratios(rounds, c, "torch/float32", images_per_s) for c in candidates[:-1]
         }
-    mean = float(np.mean([r["test_auroc"] for r in rows.values()]))
-    return {"epochs": epochs, "seed": seed, "per_digit": rows, "mean_test_auroc": mean}
+    return section
 
 
-def run_benchmark(training_steps=30, mnist=None, digits=(0, 1, 2), epochs=3, jit_compile=False, skip_training=False):
-    """Every measurement above, as one JSON-able report."""
+# DESIGN.md section 1's trainable parameter counts at 32x32x1 (nz 100, width 64).
+DESIGN_PARAMETERS_32X1 = {"G_E": 1_066_752, "G_D": 1_066_880, "G_total": 3_200_384, "D_total": 661_248}
+
+
+def _latency_section(results, against_torch, pairs):
+    from ganomaly_keras.measurement import alternate
+
+    candidates = ["keras", "torch"] if against_torch else ["keras"]
+
+    def measure(candidate):
+        if candidate == "torch":
+            return [_in_child("ganomaly_keras.torch_comparator", "scoring")]
+        return _in_child(__name__, "latency")
+
+    rounds = alternate(results, "latency/32x32x1", candidates, pairs, measure)
+    names = [row["name"] for candidate in candidates for row in rounds[0][candidate]]
+    by_name = [{row["name"]: row for c in candidates for row in r[c]} for r in rounds]
+    section = {"rounds": rounds, "median": {
+        name: {b: _median([r[name][b] for r in by_name]) for b in ("batch1_ms", "batch64_ms")}
+        for name in names
+    }}
+    if against_torch:
+        torch_name = rounds[0]["torch"][0]["name"]
+        section["torch_name"] = torch_name
+        section["speedup_vs_torch"] = {
+            name: {b: _median([r[torch_name][b] / r[name][b] for r in by_name])
+                   for b in ("batch1_ms", "batch64_ms")}
+            for name in names if name != torch_name
+        }
+    return section
+
+
+def run_benchmark(
+    out_dir="runs/benchmark", pairs=3, training_steps=30, precisions=("float32", "auto"),
+    against_torch=False, mnist=None, digits=(0, 1, 2), epochs=3, jit_compile=False,
+    skip_training=False, skip_latency=False, image_size=32,
+):
+    """Every measurement above, side by side, as one JSON-able report.
+
+    Args:
+        out_dir: `results.json` (after every measurement; a rerun on the same machine
+            resumes) and `results.md`.
+        pairs: rounds of alternating measurements.
+        training_steps: timed steps per training epoch (3 timed epochs, 1 untimed).
+        precisions: training precisions to measure ("auto" is resolved from this
+            machine's CPU flags; duplicates after resolving are measured once).
+        against_torch: also measure the PyTorch comparator (needs the `[bench]` extra).
+        mnist: path of mnist.npz, to run the paper's protocol per precision.
+        digits: the held-out digits of that protocol.
+        epochs: its training epochs.
+        jit_compile: XLA for the Keras training measurements.
+        skip_training / skip_latency: leave a section out.
+        image_size: the training measurements' image side (32; smaller for tests).
+
+    Returns:
+        the report dict (also in `<out_dir>/results.json` under "report").
+    """
+    from ganomaly_keras.measurement import ResultsFile
+    from ganomaly_keras.precision import resolve_precision
+
+    if against_torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError as error:
+            raise RuntimeError(
+                'benchmark --against-torch needs PyTorch: pip install -e ".[bench]" '
+                "(torch 2.13.0, CPU build)."
+            ) from error
+    policies = list(dict.fromkeys(resolve_precision(p) for p in precisions))
+    results = ResultsFile(os.path.join(out_dir, "results.json"))
     report = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-            "inter_op_threads": os.environ.get("TF_NUM_INTEROP_THREADS"),
-        },
-        "matmul_peak_gflops": matmul_peak_gflops(),
+        "machine": dict(
+            results.data["machine"],
+            processor=platform.processor() or platform.machine(),
+            tensorflow=tf.__version__, keras=keras.__version__,
+        ),
+        "precisions": {p: resolve_precision(p) for p in precisions},
+        "matmul_peak_gflops": results.measure("matmul_peak", lambda: _in_child(__name__, "peak"))["gflops"],
     }
     if not skip_training:
-        report["training"] = []
-        settings = [
-            dict(channels=1, steps=training_steps, jit_compile=jit_compile),
-            dict(channels=3, steps=training_steps, jit_compile=jit_compile),
-            # The alternatives to the default step: XLA and bfloat16, at 32x32x1.
-            dict(channels=1, steps=training_steps, jit_compile=True),
-            # bfloat16 is emulated without AVX-512 BF16 and very slow: few steps.
-            dict(channels=1, steps=3, epochs=1, dtype_policy="mixed_bfloat16"),
-        ]
-        if jit_compile:
-            settings.pop(2)
-        for setting in settings:
-            row = training_throughput(**setting)
-            flops = row["flops_per_image"]["training"]
-            row["achieved_gflops"] = row["images_per_s"] * flops / 1e9
-            row["fraction_of_peak"] = row["achieved_gflops"] / report["matmul_peak_gflops"]
-            row["vs_reference_374"] = row["images_per_s"] / REFERENCE_IMAGES_PER_S
-            report["training"].append(row)
-    report["inference"] = inference_latencies()
+        report["training"] = _training_section(
+            results, policies, against_torch, pairs, training_steps, image_size, jit_compile
+        )
+    if not skip_latency:
+        report["latency"] = _latency_section(results, against_torch, pairs)
     if mnist:
-        report["mnist"] = mnist_protocol(mnist, digits, epochs)
+        report["mnist"] = {"epochs": epochs, "seed": 0, "policies": policies, "per_digit": {
+            str(digit): {
+                policy: results.measure(
+                    f"mnist/{policy}/epochs{epochs}/seed0/digit{digit}",
+                    lambda policy=policy, digit=digit: _in_child(
+                        __name__, "mnist", npz=os.path.abspath(mnist), digit=digit,
+                        epochs=epochs, precision=policy,
+                        run_dir=os.path.abspath(os.path.join(out_dir, f"mnist-{policy}-digit{digit}")),
+                    ),
+                )
+                for policy in policies
+            }
+            for digit in digits
+        }}
+    results.data["report"] = report
+    results.save()
+    with open(os.path.join(out_dir, "results.md"), "w") as handle:
+        handle.write(markdown_report(report) + "\n")
     return report
 
 
 def markdown_report(report):
-    """The report as Markdown tables."""
-    lines = [f"matmul peak (float32, this machine): {report['matmul_peak_gflops']:.1f} GFLOP/s", ""]
+    """The report as Markdown: the machine, then one table per section."""
+    machine = report["machine"]
+    lines = [
+        f"Machine: {machine['processor']}, {machine['cpus']} CPUs, CPU flags "
+        f"{' '.join(machine['cpu_flags']) or 'none listed'}; TensorFlow {machine['tensorflow']}, "
+        f"Keras {machine['keras']}. Precision choices: "
+        + ", ".join(f"{k} -> {v}" for k, v in report["precisions"].items()) + ".",
+        "",
+        f"matmul peak (float32, this machine): {report['matmul_peak_gflops']:.1f} GFLOP/s",
+        "",
+    ]
     if "training" in report:
-        lines += [
-            "| training | images/s | vs reference 374 | GFLOP/image | achieved GFLOP/s | fraction of peak |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in report["training"]:
-            shape = "x".join(map(str, row["image_shape"]))
-            lines.append(
-                f"| {shape}, batch {row['batch_size']}, jit {row['jit_compile']}, "
-                f"{row['dtype_policy']} | "
-                f"{row['images_per_s']:.1f} | {row['vs_reference_374']:.2f}x | "
-                f"{row['flops_per_image']['training'] / 1e9:.3f} | "
-                f"{row['achieved_gflops']:.1f} | {row['fraction_of_peak']:.2f} |"
-            )
-        lines.append("")
-    lines += ["| inference (32x32x1) | ms/image, batch 1 | ms/image, batch 64 |", "|---|---|---|"]
-    for row in report["inference"]:
-        lines.append(f"| {row['name']} | {row['batch1_ms']:.3f} | {row['batch64_ms']:.3f} |")
+        lines += _training_table(report["training"], report["matmul_peak_gflops"])
+    if "latency" in report:
+        lines += _latency_table(report["latency"])
     if "mnist" in report:
-        mnist = report["mnist"]
-        lines += [
-            "",
-            f"MNIST leave-one-digit-out, {mnist['epochs']} epochs, seed {mnist['seed']} "
-            "(epoch selected on validation AUROC, test scored once):",
-            "",
-            "| digit | test AUROC | validation AUROC | selected epoch |",
-            "|---|---|---|---|",
-        ]
-        for digit, row in mnist["per_digit"].items():
-            lines.append(
-                f"| {digit} | {row['test_auroc']:.3f} | {row['validation_auroc']:.3f} | "
-                f"{row['selected_epoch'] + 1} |"
-            )
-        lines.append(f"| mean | {mnist['mean_test_auroc']:.3f} | | |")
+        lines += _mnist_table(report["mnist"])
     return "\n".join(lines)
+
+
+def _training_table(section, peak):
+    flops = section["flops_per_image"]["training"]
+    setting = section["setting"]
+    lines = [
+        f"Training, {setting['image_size']}x{setting['image_size']}x1, batch "
+        f"{setting['batch_size']}, {setting['steps']} steps per timed epoch, "
+        f"{len(section['rounds'])} alternating rounds; {flops / 1e9:.3f} GFLOP per image:",
+        "",
+        "| candidate | images/s per round | median | fraction of matmul peak | vs PyTorch per round | median ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for candidate in section["candidates"]:
+        per_round = ", ".join(f"{r[candidate]['images_per_s']:.0f}" for r in section["rounds"])
+        median = section["median_images_per_s"][candidate]
+        versus = section.get("vs_torch", {}).get(candidate)
+        lines.append(
+            f"| {candidate} | {per_round} | {median:.1f} | {median * flops / 1e9 / peak:.2f} | "
+            + (f"{', '.join(f'{x:.2f}' for x in versus['per_round'])} | {versus['median']:.2f}x |"
+               if versus else "| |")
+        )
+    if "torch_parameters_match_design" in section:
+        lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "
+                     f"{section['torch_parameters_match_design']}.")
+    return lines + [""]
+
+
+def _latency_table(section):
+    versus = section.get("speedup_vs_torch", {})
+    lines = [
+        f"Scoring latency (32x32x1), median of {len(section['rounds'])} alternating rounds; "
+        "TFLite on one thread, Keras, SavedModel and PyTorch on all:",
+        "",
+        "| runtime | ms/image, batch 1 | ms/image, batch 64 | PyTorch / this, batch 1 | PyTorch / this, batch 64 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in section["median"].items():
+        ratio = versus.get(name)
+        lines.append(
+            f"| {name} | {row['batch1_ms']:.3f} | {row['batch64_ms']:.3f} | "
+            + (f"{ratio['batch1_ms']:.2f}x | {ratio['batch64_ms']:.2f}x |" if ratio else "| |")
+        )
+    return lines + [""]
+
+
+def _mnist_table(section):
+    policies = section["policies"]
+    lines = [
+        f"MNIST leave-one-digit-out, {section['epochs']} epochs, seed {section['seed']} "
+        "(epoch selected on validation AUROC, test scored once):",
+        "",
+        "| digit | " + " | ".join(f"test AUROC, {p} | minutes, {p}" for p in policies) + " |",
+        "|---|" + "---|---|" * len(policies),
+    ]
+    for digit, row in section["per_digit"].items():
+        lines.append(f"| {digit} | " + " | ".join(
+            f"{row[p]['test_auroc']:.3f} | {row[p]['minutes']}" for p in policies) + " |")
+    means = [np.mean([row[p]["test_auroc"] for row in section["per_digit"].values()]) for p in policies]
+    lines.append("| mean | " + " | ".join(f"{m:.3f} | " for m in means) + "")
+    return lines
+
+
+if __name__ == "__main__":
+    # `measurement.measure_in_child` set the package's TensorFlow settings in the
+    # environment before this module imported TensorFlow.
+    request = json.loads(sys.argv[1])
+    print(json.dumps(MEASUREMENTS[request.pop("measure")](**request)))

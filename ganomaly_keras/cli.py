@@ -220,8 +220,11 @@ def benchmark(args):
     from ganomaly_keras.benchmark import markdown_report, run_benchmark
 
     report = run_benchmark(
-        training_steps=args.steps or 30, mnist=args.mnist, digits=args.digits,
+        out_dir=args.out_dir or "runs/benchmark", pairs=args.pairs,
+        training_steps=args.steps or 30, precisions=args.precisions,
+        against_torch=args.against_torch, mnist=args.mnist, digits=args.digits,
         epochs=args.epochs, jit_compile=args.jit_compile, skip_training=args.skip_training,
+        skip_latency=args.skip_latency,
     )
     if args.out:
         from ganomaly_keras.saving import write_json_atomically
@@ -234,7 +237,7 @@ def benchmark(args):
 def folder_benchmark(args):
     from ganomaly_keras.folder_benchmark import markdown_table, run_folder_benchmark
 
-    out_dir = args.out_dir if args.out_dir != "runs/quality" else "runs/folder_benchmark"
+    out_dir = args.out_dir or "runs/folder_benchmark"
     report = run_folder_benchmark(
         args.work_dir or os.path.join(out_dir, "data"), out_dir, images=args.images,
         steps=args.steps or 100, batch_size=args.batch_size or 64, pairs=args.pairs,
@@ -250,7 +253,7 @@ def quality_benchmark(args):
         raise ValueError("benchmark quality needs --folder-suite DIR (e.g. PIPED's folder).")
     report = run_quality_benchmark(
         args.folder_suite,
-        args.out_dir,
+        args.out_dir or "runs/quality",
         detector=args.model,
         model_options={"score": args.score} if args.score else None,
         steps=args.steps or INSPECTION_DEFAULTS["steps"],

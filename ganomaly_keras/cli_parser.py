@@ -224,7 +224,12 @@ def build_parser():
     p.add_argument("--images", type=POSITIVE, default=50_000,
                    help="folder: PNG files to generate (50000)")
     p.add_argument("--pairs", type=POSITIVE, default=3,
-                   help="folder: streamed / in-memory measurement pairs, alternating (3)")
+                   help="speed and folder: rounds of alternating measurements (3)")
+    p.add_argument("--against-torch", action="store_true",
+                   help="speed: also measure the PyTorch comparator, alternating "
+                   '(pip install -e ".[bench]")')
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32", "auto"],
+                   help="speed: training precisions to measure (float32 auto)")
     p.add_argument("--work-dir", help="folder: where the generated images live "
                    "(default OUT_DIR/data; reused by reruns)")
     p.add_argument("--steps", type=POSITIVE, default=None,
@@ -240,16 +245,19 @@ def build_parser():
                    help="quality: score at this side over tiles of --image-size")
     p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
     p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
-    p.add_argument("--out-dir", default="runs/quality",
-                   help="quality: runs, results.json and results.md (folder: "
-                   "default runs/folder_benchmark)")
+    p.add_argument("--out-dir", default=None,
+                   help="results.json (saved after every measurement; a rerun resumes) "
+                   "and results.md: runs/benchmark (speed), runs/quality (quality), "
+                   "runs/folder_benchmark (folder)")
     p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
     p.add_argument("--digits", type=arguments.cli_type(arguments.integer, int, minimum=0, maximum=9),
                    nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=POSITIVE, default=3)
     p.add_argument("--jit-compile", type=_jit, default=False)
     p.add_argument("--skip-training", action="store_true",
-                   help="latency only: no training throughput measurement")
+                   help="speed: no training throughput measurement")
+    p.add_argument("--skip-latency", action="store_true",
+                   help="speed: no scoring latency measurement")
     p.add_argument("--out", help="also write the JSON report here")
     p.set_defaults(command_name="benchmark")
     return parser

@@ -19,13 +19,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import numpy as np
 
 from ganomaly_keras import arguments
+from ganomaly_keras.measurement import measure_in_child, speed_flags
 from ganomaly_keras.saving import write_json_atomically
 
 MODES = ("streamed", "in_memory")
@@ -94,18 +94,6 @@ def measure(mode, folder, steps, batch_size, warmup_steps=10):
     }
 
 
-def _measure_in_child(mode, folder, steps, batch_size):
-    command = [sys.executable, "-m", "ganomaly_keras.folder_benchmark", mode, folder,
-               str(steps), str(batch_size)]
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
-    if result.returncode != 0:
-        raise RuntimeError(f"the {mode} measurement failed: {result.stderr.strip()[-500:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def run_folder_benchmark(work_dir, out_dir, images=50_000, steps=100, batch_size=64, pairs=3):
     """Generate the folder, measure both modes alternately, report as measured.
 
@@ -126,7 +114,7 @@ def run_folder_benchmark(work_dir, out_dir, images=50_000, steps=100, batch_size
     pairs = arguments.positive_integer("pairs", pairs)
     settings = {"images": images, "steps": steps, "batch_size": batch_size, "pairs": pairs}
     results_path = os.path.join(out_dir, "results.json")
-    report = {"settings": settings, "cpu_flags": cpu_flags(), "measurements": []}
+    report = {"settings": settings, "cpu_flags": speed_flags(), "measurements": []}
     if os.path.exists(results_path):
         with open(results_path) as handle:
             previous = json.load(handle)
@@ -140,7 +128,10 @@ def run_folder_benchmark(work_dir, out_dir, images=50_000, steps=100, batch_size
     for index in range(len(report["measurements"]), len(order)):
         mode = order[index]
         print(f"measuring {mode} ({index + 1}/{len(order)})", file=sys.stderr)
-        report["measurements"].append(_measure_in_child(mode, folder, steps, batch_size))
+        report["measurements"].append(measure_in_child(
+            "ganomaly_keras.folder_benchmark",
+            {"mode": mode, "folder": folder, "steps": steps, "batch_size": batch_size},
+        ))
         write_json_atomically(results_path, report)
     report["summary"] = summarize(report["measurements"])
     write_json_atomically(results_path, report)
@@ -168,16 +159,6 @@ def _median(measurements):
     return round(statistics.median(values), 1) if values else None
 
 
-def cpu_flags():
-    """The CPU's vector-instruction flags that matter for speed, as read here."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = set(handle.read().split())
-    except OSError:
-        return []
-    return sorted(flags & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"})
-
-
 def markdown_table(report):
     s = report["settings"]
     rows = "\n".join(
@@ -202,4 +183,4 @@ def markdown_table(report):
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+    print(json.dumps(measure(**json.loads(sys.argv[1]))))

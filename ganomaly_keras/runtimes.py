@@ -7,13 +7,13 @@ measures.
 """
 
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
 from ganomaly_keras.edge import open_interpreter, recorded_delegate
+from ganomaly_keras.measurement import latency_ms
 from ganomaly_keras.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
 from ganomaly_keras.saving import directory_bytes, load_model
 from ganomaly_keras.serving import serving_function
@@ -83,21 +83,6 @@ def load_runtimes(export_dir, num_threads=1):
     if not runtimes:
         raise ValueError(f"{export_dir} holds no exported model.")
     return runtimes
-
-
-def latency_ms(runtime, images, batch_size=1, repeats=50, warmup=5):
-    """Median milliseconds per image when `runtime` scores batches of `batch_size`."""
-    batch = np.asarray(images[:batch_size])
-    if len(batch) < batch_size:
-        batch = np.resize(batch, (batch_size,) + batch.shape[1:])
-    for _ in range(warmup):
-        runtime.run(batch)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runtime.run(batch)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times)) / batch_size
 
 
 def compare_runtimes(runtimes, images, labels, latency_repeats=50):

@@ -55,6 +55,8 @@ from ganomaly_keras.run_lock import RunLock
 from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
 from ganomaly_keras.selection import AUTO_SCORE, select_score
 from ganomaly_keras.tensorboard import TensorBoardImages
+from ganomaly_keras.timing import PhaseTimes
+from ganomaly_keras.timing import describe as describe_times
 
 __all__ = [
     "DETECTORS", "INSPECTION_DEFAULTS", "RunError", "load_run_spec",
@@ -188,11 +190,14 @@ def _multi_worker(strategy):
 def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose, augment,
                strategy):
     """`train_run` once its arguments are checked and `run_dir` is locked."""
+    times = PhaseTimes()
     # Data and model first: bad settings fail before the run directory is touched.
-    splits = spec.splits()
+    with times.phase("data"):
+        splits = spec.splits()
     training = config["training"]
     auto_score = config["model"].get("score") == AUTO_SCORE
-    model = _build_detector(config, spec, splits["channels"], strategy, auto_score)
+    with times.phase("model"):
+        model = _build_detector(config, spec, splits["channels"], strategy, auto_score)
     if overwrite:
         clear_run_directory(run_dir)
     write_json_atomically(os.path.join(run_dir, "config.json"), config)
@@ -200,30 +205,38 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
     callbacks, checkpoint, history = _callbacks(
         run_dir, model, splits, labelled, auto_score, training["steps"]
     )
-    start = time.perf_counter()
-    _fit(model, splits["train"], spec, training, budget, augment, callbacks, verbose)
-    seconds = time.perf_counter() - start
+    with times.phase("fit"):
+        _fit(model, splits["train"], spec, training, budget, augment, times.timed(callbacks),
+             verbose)
     trained_steps = int(model.optimizer.iterations.numpy())
-    model, selected = _select_epoch(model, checkpoint, budget[0])
-    model = float32_copy(model)  # mixed precision trains; float32 scores and exports
-    # Statistics of the standardised terms: normal training images, never the
-    # validation images a score is selected and calibrated on.
-    model.fit_normal_statistics(splits["train_sample"])
-    model, score_choice = select_score(model, splits["validation"], auto_score, labelled)
-    val = splits["validation"]
-    model.calibrate(val.images, val.labels if labelled else None)
-    save_model_atomically(model, os.path.join(run_dir, "model.keras"))
-    metrics = _test_report(run_dir, model, splits, labelled)
+    with times.phase("selection"):
+        model, selected = _select_epoch(model, checkpoint, budget[0])
+        model = float32_copy(model)  # mixed precision trains; float32 scores and exports
+    with times.phase("calibration"):
+        # Statistics of the standardised terms: normal training images, never the
+        # validation images a score is selected and calibrated on.
+        model.fit_normal_statistics(splits["train_sample"])
+        model, score_choice = select_score(model, splits["validation"], auto_score, labelled)
+        val = splits["validation"]
+        model.calibrate(val.images, val.labels if labelled else None)
+    with times.phase("save"):
+        save_model_atomically(model, os.path.join(run_dir, "model.keras"))
+    with times.phase("test"):
+        metrics = _test_report(run_dir, model, splits, labelled)
     metrics.update(
         selected_epoch=selected["epoch"],
         selected_by=selected["monitor"] or "last epoch (validation has no anomalies)",
         score=score_choice,
         training_steps=trained_steps,
-        training_seconds_this_session=round(seconds, 1),
+        training_seconds_this_session=round(times.phases["fit"], 1),
         resumed_at_epoch=history.first_epoch or None,
         calibration=model.calibration._asdict(),
     )
-    _export(run_dir, model, splits, export_formats, metrics, selected, score_choice)
+    with times.phase("export"):
+        _export(run_dir, model, splits, export_formats, metrics, selected, score_choice)
+    metrics["timings"] = times.summary()
+    if verbose:
+        print(describe_times(metrics["timings"]))
     write_json_atomically(os.path.join(run_dir, "metrics.json"), metrics)
     return metrics
 

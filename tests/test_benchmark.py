@@ -1,0 +1,194 @@
+"""The speed benchmark's machinery: resumable results, alternation, ratios, the
+timing of a run's phases, and the PyTorch comparator's faithfulness (where torch is
+installed: the `[bench]` extra, not part of the test command)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from ganomaly_keras import measurement
+from ganomaly_keras.benchmark import DESIGN_PARAMETERS_32X1, run_benchmark
+from ganomaly_keras.measurement import ResultsFile, alternate, ratios
+from ganomaly_keras.timing import PhaseTimes, TimedCallback, is_default
+
+
+def test_results_file_measures_once_and_resumes(tmp_path):
+    path = str(tmp_path / "results.json")
+    calls = []
+    first = ResultsFile(path)
+    assert first.measure("a", lambda: calls.append("a") or 1) == 1
+    assert first.measure("a", lambda: calls.append("again") or 2) == 1
+    resumed = ResultsFile(path)
+    assert resumed.measure("a", lambda: calls.append("resumed") or 3) == 1
+    assert calls == ["a"]
+
+
+def test_results_from_another_machine_are_not_mixed_in(tmp_path, monkeypatch):
+    path = str(tmp_path / "results.json")
+    ResultsFile(path).measure("a", lambda: 1)
+    monkeypatch.setattr(measurement, "speed_flags", lambda: ["a_different_cpu"])
+    assert ResultsFile(path).measure("a", lambda: 2) == 2
+
+
+def test_alternation_runs_candidates_in_turn_and_resumes_after_an_interruption(tmp_path):
+    path = str(tmp_path / "results.json")
+    order = []
+
+    def measure(candidate):
+        if len(order) == 3:
+            raise KeyboardInterrupt  # the machine goes away mid-benchmark
+        order.append(candidate)
+        return {"images_per_s": {"a": 200.0, "b": 100.0}[candidate] * len(order)}
+
+    with pytest.raises(KeyboardInterrupt):
+        alternate(ResultsFile(path), "speed", ["a", "b"], 2, measure)
+    assert order == ["a", "b", "a"]
+    order.append("resumed")  # from here the measure function succeeds again
+    rounds = alternate(ResultsFile(path), "speed", ["a", "b"], 2, lambda c: {"images_per_s": 50.0})
+    assert order == ["a", "b", "a", "resumed"]  # only round 1's b was measured again
+    assert [r["a"]["images_per_s"] for r in rounds] == [200.0, 600.0]
+    assert [r["b"]["images_per_s"] for r in rounds] == [200.0, 50.0]
+    result = ratios(rounds, "a", "b", lambda row: row["images_per_s"])
+    assert result == {"per_round": [1.0, 12.0], "median": 6.5}
+
+
+class _Slow(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        time.sleep(0.05)
+
+
+def test_timed_callbacks_count_their_hooks_and_keep_default_hooks_default():
+    seconds = {}
+    timed = TimedCallback(_Slow(), seconds)
+    assert is_default(timed.on_train_batch_end)  # batch hooks stay asynchronous
+    assert not is_default(timed.on_epoch_end)
+    timed.on_epoch_end(0)
+    timed.on_epoch_end(1)
+    assert 0.1 <= seconds["_Slow"] < 1.0
+
+
+def test_phase_times_split_fit_into_steps_and_callbacks():
+    times = PhaseTimes()
+    with times.phase("fit"):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        model.fit(np.zeros((8, 2)), np.zeros(8), epochs=2, verbose=0,
+                  callbacks=times.timed([_Slow()]))
+    summary = times.summary()
+    assert summary["callbacks"]["_Slow"] >= 0.1
+    seconds = summary["seconds"]
+    assert seconds["training_steps"] + seconds["callbacks"] == pytest.approx(seconds["fit"], abs=0.02)
+    assert 0 < summary["training_steps_fraction"] < 1
+
+
+@pytest.mark.slow
+def test_the_benchmark_alternates_in_children_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
+    out = str(tmp_path / "bench")
+    report = run_benchmark(
+        out_dir=out, pairs=2, training_steps=2, precisions=("float32",), skip_latency=True,
+        image_size=16,
+    )
+    training = report["training"]
+    assert training["candidates"] == ["keras/float32"]
+    assert len(training["rounds"]) == 2
+    assert all(r["keras/float32"]["images_per_s"] > 0 for r in training["rounds"])
+    with open(f"{out}/results.json") as handle:
+        assert len(json.load(handle)["measurements"]) == 3  # the peak and two rounds
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("a resumed benchmark measured again")
+
+    monkeypatch.setattr(measurement, "measure_in_child", no_measuring)
+    again = run_benchmark(
+        out_dir=out, pairs=2, training_steps=2, precisions=("float32",), skip_latency=True,
+        image_size=16,
+    )
+    assert again["training"]["median_images_per_s"] == training["median_images_per_s"]
+
+
+def test_against_torch_without_torch_names_the_extra(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_torch(name, *args, **kwargs):
+        if name == "torch":
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_torch)
+    with pytest.raises(RuntimeError, match=r"\[bench\]"):
+        run_benchmark(out_dir=str(tmp_path), against_torch=True)
+
+
+# ----------------------------------------------- the PyTorch comparator (torch only)
+
+@pytest.mark.parametrize("size,channels,expected", [
+    (32, 1, DESIGN_PARAMETERS_32X1),
+    # DESIGN.md section 1's table.
+    (32, 3, {"G_E": 1_068_800, "G_D": 1_068_928, "G_total": 3_206_528, "D_total": 663_296}),
+    (64, 3, {"G_E": 3_576_576, "G_D": 3_576_704, "G_total": 10_729_856, "D_total": 2_765_568}),
+])
+def test_the_torch_comparator_has_the_reference_parameter_counts(size, channels, expected):
+    pytest.importorskip("torch")
+    from ganomaly_keras import torch_comparator
+
+    assert torch_comparator.parameter_counts(*torch_comparator.build(size, channels)) == expected
+
+
+def _copy_weights(keras_layers, torch_modules):
+    """Keras conv / BatchNorm weights into the same torch modules, in order."""
+    import torch
+
+    keras_layers = [
+        layer for layer in keras_layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.BatchNormalization))
+    ]
+    torch_modules = [
+        m for m in torch_modules
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.BatchNorm2d))
+    ]
+    assert len(keras_layers) == len(torch_modules)
+    with torch.no_grad():
+        for layer, module in zip(keras_layers, torch_modules):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                gamma, beta, mean, variance = (np.asarray(w) for w in layer.weights)
+                for target, value in zip(
+                    (module.weight, module.bias, module.running_mean, module.running_var),
+                    (gamma, beta, mean, variance),
+                ):
+                    target.copy_(torch.from_numpy(value))
+            else:
+                # Keras (kh, kw, in, out) / transpose (kh, kw, out, in) -> torch
+                # (out, in, kh, kw) / transpose (in, out, kh, kw): the same permutation.
+                kernel = np.asarray(layer.kernel).transpose(3, 2, 0, 1)
+                module.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel)))
+
+
+def _encoder_layers(encoder):
+    return list(encoder.feature_blocks) + [encoder.final_conv]
+
+
+def test_the_torch_step_computes_the_keras_losses_from_the_same_weights():
+    """Same weights and batch: the comparator's G and D losses equal GANomaly's
+    (training-mode BatchNorm), so it times the same step."""
+    torch = pytest.importorskip("torch")
+    from ganomaly_keras import GANomaly, torch_comparator
+
+    model = GANomaly(image_size=32, channels=1)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
+    losses = {k: float(v) for k, v in model._step_losses(x, training=True).items()}
+    generator, discriminator = torch_comparator.build(32, 1)
+    g, d = model.generator, model.discriminator
+    _copy_weights(_encoder_layers(g.encoder), [*generator.encoder.modules()])
+    _copy_weights(list(g.decoder.blocks), [*generator.decoder.modules()])
+    _copy_weights(_encoder_layers(g.latent_encoder), [*generator.latent_encoder.modules()])
+    _copy_weights(_encoder_layers(d.body), [*discriminator.modules()])
+    step = torch_comparator.TrainingStep(generator, discriminator)
+    g_loss, d_loss = step(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+    assert g_loss == pytest.approx(losses["g_loss"], rel=1e-4)
+    assert d_loss == pytest.approx(losses["d_loss"], rel=1e-4)

@@ -75,9 +75,11 @@ class AUROCCallback(keras.callbacks.Callback):
         self.best_auroc = -np.inf
         self.best_epoch = None
         self._best_weights = None
+        self.last_scores = None  # (epoch, scores of `images` under the model's score)
 
     def on_train_begin(self, logs=None):
         self.best_auroc, self.best_epoch, self._best_weights = -np.inf, None, None
+        self.last_scores = None
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.params.get("epochs") == epoch + 1
@@ -91,6 +93,7 @@ class AUROCCallback(keras.callbacks.Callback):
         scores = terms.get(self.model.score)  # scored already, with every other term
         if scores is None:
             scores = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        self.last_scores = (epoch, np.asarray(scores))  # for TensorBoardImages(auroc=self)
         metrics = ranking_metrics(scores, self.labels)
         extra = {
             f"val_auroc_{name}": ranking_metrics(values, self.labels)["auroc"]
@@ -232,7 +235,9 @@ class StepBudget(keras.callbacks.Callback):
     callback makes exactly `steps` updates, even when `steps` is not a multiple of
     `steps_per_epoch`: the last epoch ends early, and its epoch-end callbacks
     (validation, checkpoints) still run. It counts the generator optimizer's
-    iterations, so a run resumed by `BackupAndRestore` keeps its budget.
+    iterations, so a run resumed by `BackupAndRestore` keeps its budget. It reads
+    the counter once per epoch and counts batches from there: reading it after every
+    batch would wait for each step to finish before the next is dispatched.
 
     Args:
         steps: int >= 1, the number of updates.
@@ -243,9 +248,15 @@ class StepBudget(keras.callbacks.Callback):
         if int(steps) != steps or steps < 1:
             raise ValueError(f"steps must be a positive integer; got {steps!r}.")
         self.steps = int(steps)
+        self._epoch_start = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) >= self.steps:
+        # `batch` is the index of the epoch's last step run so far (with
+        # steps_per_execution > 1, the last of the group).
+        if self._epoch_start + batch + 1 >= self.steps:
             self.model.stop_training = True
 
 

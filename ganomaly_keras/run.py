@@ -267,14 +267,15 @@ def _callbacks(run_dir, model, splits, labelled, auto_score, steps):
             os.path.join(run_dir, "best.keras"), monitor="val_auroc", mode="max",
             tie_breaker="val_aupro" if val.masks is not None else None,
         )
+        auroc = AUROCCallback(
+            val.images, val.labels, masks=val.masks,
+            terms=model.available_scores if auto_score else None,
+            normal_images=splits["train_sample"],
+        )
         callbacks += [
-            AUROCCallback(
-                val.images, val.labels, masks=val.masks,
-                terms=model.available_scores if auto_score else None,
-                normal_images=splits["train_sample"],
-            ),
+            auroc,
             checkpoint,
-            TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks),
+            TensorBoardImages(log_dir, val.images, val.labels, masks=val.masks, auroc=auroc),
         ]
     if steps is not None:
         callbacks.append(StepBudget(steps))

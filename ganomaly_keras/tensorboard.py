@@ -98,22 +98,31 @@ class TensorBoardImages(keras.callbacks.Callback):
         seed: picks the grid's images.
         batch_size: images per forward pass.
         masks: optional binary ground-truth masks `(n, H, W)` of the images.
+        auroc: optional `AUROCCallback` on the same `images`, listed before this
+            callback: the epochs it scored are not scored again here.
 
     Example:
     ```python
+    auroc = AUROCCallback(val_x, val_y)
     model.fit(train_x, epochs=15, callbacks=[
-        AUROCCallback(val_x, val_y),
+        auroc,
         keras.callbacks.TensorBoard("runs/tb"),
-        TensorBoardImages("runs/tb", val_x, val_y),
+        TensorBoardImages("runs/tb", val_x, val_y, auroc=auroc),
     ])
     ```
     """
 
     def __init__(
         self, log_dir, images, labels, every=1, max_images=8, seed=0, batch_size=256,
-        masks=None,
+        masks=None, auroc=None,
     ):
         super().__init__()
+        if auroc is not None and auroc.images is not images:
+            raise ValueError(
+                "auroc= must be an AUROCCallback on the same images array as this "
+                "callback, so that its scores can be reused; pass the same array to both."
+            )
+        self.auroc = auroc
         self.images = images
         self.masks = masks
         self.labels = check_labels(labels, len(images))
@@ -151,9 +160,13 @@ class TensorBoardImages(keras.callbacks.Callback):
         """
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        scores = np.asarray(
-            self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
-        )
+        shared = self.auroc.last_scores if self.auroc is not None else None
+        if shared is not None and shared[0] == step - 1:  # scored this epoch already
+            scores = shared[1]
+        else:
+            scores = np.asarray(
+                self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+            )
         sample = np.asarray(self.images)[self.grid_indices]
         grid = reconstruction_grid(sample, self.model.reconstruct(sample))
         with self._writer.as_default(step=step):

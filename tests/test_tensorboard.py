@@ -4,10 +4,11 @@ import glob
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.callbacks import AUROCCallback
+from ganomaly_keras.callbacks import AUROCCallback, StepBudget
 from ganomaly_keras.plots import roc_curve_image, score_histogram_image
 from ganomaly_keras.tensorboard import TensorBoardImages, reconstruction_grid
 
@@ -77,3 +78,35 @@ def test_roc_curve_and_histograms_are_drawn_with_their_data():
     over_white = lambda colour: 0.55 * np.array(colour) + 0.45 * 255  # noqa: E731
     assert _pixels_of(histogram, over_white((31, 119, 180)), 10) > 100
     assert _pixels_of(histogram, over_white(red), 10) > 100
+
+
+def _tiny_fit_data(digits16):
+    images, classes = digits16
+    normal = images[classes != 0][:96]
+    val_x = np.concatenate([images[classes != 0][-8:], images[classes == 0][:8]])
+    val_y = np.r_[np.zeros(8), np.ones(8)].astype(int)
+    model = GANomaly(image_size=16, channels=1, latent_size=8, width=8)
+    model.compile(run_eagerly=False, jit_compile=False)
+    return model, normal, val_x, val_y
+
+
+def test_images_reuse_the_auroc_callbacks_scores_instead_of_rescoring(tmp_path, digits16):
+    model, normal, val_x, val_y = _tiny_fit_data(digits16)
+    auroc = AUROCCallback(val_x, val_y)
+    images = TensorBoardImages(str(tmp_path / "tb"), val_x, val_y, auroc=auroc)
+    calls = []
+    predict = model.predict
+    model.predict = lambda x, **kw: calls.append(len(x)) or predict(x, **kw)
+    model.fit(normal, epochs=2, batch_size=32, verbose=0, callbacks=[auroc, images])
+    # One scoring of the 16 validation images per epoch, by the AUROC callback only.
+    assert calls == [16, 16]
+    np.testing.assert_allclose(auroc.last_scores[1], predict(val_x, verbose=0), rtol=1e-5)
+    assert {"scores/normal", "scores/anomalous"} <= _tags(tmp_path / "tb")["anomaly"]
+    with pytest.raises(ValueError, match="same images"):
+        TensorBoardImages(str(tmp_path / "tb2"), val_x.copy(), val_y, auroc=auroc)
+
+
+def test_step_budget_stops_after_exactly_that_many_updates(digits16):
+    model, normal, _, _ = _tiny_fit_data(digits16)  # 96 images / 32 = 3 steps an epoch
+    model.fit(normal, epochs=5, batch_size=32, verbose=0, callbacks=[StepBudget(7)])
+    assert int(model.optimizer.iterations.numpy()) == 7

@@ -30,6 +30,7 @@ in a child process. The folder is built next to its destination and swapped into
 place at the end: an interrupted export never leaves a half-written folder behind.
 """
 
+import concurrent.futures
 import datetime
 import os
 import shutil
@@ -253,16 +254,19 @@ def export_model(
             # The converter runs in a child process: a native crash in it must not
             # take the caller down (see convert_in_subprocess).
             convert_in_subprocess(saved_model_dir, variants, staging, representative)
-        for variant in variants:
+        # Each file is run once in its own child process, all at once.
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(variants))) as pool:
+            delegates = pool.map(
+                litert_delegate, [os.path.join(staging, tflite_filename(v)) for v in variants]
+            )
+        for variant, delegate in zip(variants, delegates):
             artefacts[f"tflite_{variant}"] = {
                 "file": tflite_filename(variant),
                 "signature": EDGE_SIGNATURE,
                 "batch": 1,
                 "quantization": variant,
                 # Runners read this: "none" means run without XNNPACK.
-                "litert_delegate": litert_delegate(
-                    os.path.join(staging, tflite_filename(variant))
-                ),
+                "litert_delegate": delegate,
             }
         if needs_saved_model and "saved_model" not in formats:
             shutil.rmtree(saved_model_dir)

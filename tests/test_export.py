@@ -19,7 +19,7 @@ from ganomaly_keras.runtimes import (
     load_runtimes,
 )
 from ganomaly_keras.serving import to_uint8_images
-from ganomaly_keras.writers import converter_error_summary
+from ganomaly_keras.writers import conversion_groups, convert_in_subprocess, converter_error_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
@@ -266,3 +266,16 @@ def test_converter_failures_are_summarised_in_one_line():
     other = "loading\nRuntimeError: Quantization not yet supported for op: 'WHILE'\n}) : () -> ()\n"
     assert converter_error_summary(other) == "RuntimeError: Quantization not yet supported for op: 'WHILE'"
     assert converter_error_summary("") == "no output"
+
+
+def test_conversions_are_split_across_concurrent_children_by_cost():
+    groups = conversion_groups(["float32", "float16", "dynamic", "int8"], workers=2)
+    assert sorted(v for g in groups for v in g) == ["dynamic", "float16", "float32", "int8"]
+    assert groups == [["int8", "float16"], ["float32", "dynamic"]]  # 6.6 against 5.0
+    assert conversion_groups(["int8"], workers=8) == [["int8"]]
+    assert len(conversion_groups(["float32", "int8"], workers=1)) == 1
+
+
+def test_a_failed_conversion_child_is_reported_with_what_is_missing(tmp_path):
+    with pytest.raises(RuntimeError, match=r"variants not written: \['float32', 'float16'\]"):
+        convert_in_subprocess(str(tmp_path / "no_saved_model"), ["float32", "float16"], str(tmp_path))

@@ -10,6 +10,7 @@ import math
 import keras
 
 from ganomaly_keras import arguments
+from ganomaly_keras.networks.fused_batch_norm import FusedBatchNormalization
 
 KERNEL_STDDEV = 0.02
 BATCHNORM_MOMENTUM = 0.9  # PyTorch's momentum=0.1 in Keras' convention.
@@ -79,9 +80,10 @@ def batch_norm(name, synchronized=False):
 
     `synchronized=True` computes batch statistics across replicas under a
     `tf.distribute` strategy, so distributed training matches single-device
-    training; outside a strategy it behaves like plain BatchNorm.
+    training; outside a strategy it behaves like plain BatchNorm. Training steps
+    use TensorFlow's fused kernel (`FusedBatchNormalization`); unsynchronised only.
     """
-    return keras.layers.BatchNormalization(
+    return FusedBatchNormalization(
         momentum=BATCHNORM_MOMENTUM,
         epsilon=BATCHNORM_EPSILON,
         gamma_initializer=keras.initializers.RandomNormal(1.0, KERNEL_STDDEV),

@@ -2,14 +2,15 @@
 Title: Training throughput of GANomaly
 Description: Steady-state training images/s at the reference setting.
 
-32x32x1 (or --channels 3), batch 64, width 64, nz 100, float32, random images (speed
-does not depend on content). The first epoch (tracing) is excluded; the median of the
-timed epochs is printed. The reference PyTorch code trains at about 374 images/s on
-another 2-core CPU machine (a rough guide: not measured side by side). `ganomaly-keras benchmark` runs this for
-both shapes together with the FLOP count and the machine's peak.
+32x32x1 (or --channels 3), batch 64, width 64, nz 100, random images (speed does not
+depend on content), float32 or --precision. The first epoch (tracing) is excluded; the
+median of the timed epochs is printed. This is one process's figure: to compare with
+PyTorch or between precisions, use `ganomaly-keras benchmark speed --against-torch`,
+which measures the candidates side by side, alternating, in fresh processes.
 
 Usage:
     python examples/measure_training_speed.py [--channels 1] [--steps 40] [--epochs 3]
+        [--precision auto]
 """
 
 import argparse
@@ -20,7 +21,8 @@ from ganomaly_keras import configure_tensorflow
 
 configure_tensorflow()  # before TensorFlow loads
 
-from ganomaly_keras.benchmark import REFERENCE_IMAGES_PER_S, training_throughput
+from ganomaly_keras.benchmark import training_throughput
+from ganomaly_keras.precision import resolve_precision
 
 
 def main():
@@ -31,13 +33,16 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs")
     parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument(
+        "--precision", default="float32",
+        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+    )
     args = parser.parse_args()
     row = training_throughput(
         args.image_size, args.channels, args.batch_size, args.steps, args.epochs,
-        jit_compile=args.jit_compile,
+        jit_compile=args.jit_compile, dtype_policy=resolve_precision(args.precision),
     )
     row["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    row["vs_reference"] = round(row["images_per_s"] / REFERENCE_IMAGES_PER_S, 2)
     print(json.dumps(row))
 
 

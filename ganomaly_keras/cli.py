@@ -217,7 +217,8 @@ def benchmark(args):
         return quality_benchmark(args)
     if args.kind == "folder":
         return folder_benchmark(args)
-    from ganomaly_keras.benchmark import markdown_report, run_benchmark
+    from ganomaly_keras.benchmark import run_benchmark
+    from ganomaly_keras.benchmark_report import markdown_report
 
     report = run_benchmark(
         out_dir=args.out_dir or "runs/benchmark", pairs=args.pairs,

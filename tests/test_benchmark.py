@@ -10,6 +10,7 @@ import pytest
 
 from ganomaly_keras import measurement
 from ganomaly_keras.benchmark import DESIGN_PARAMETERS_32X1, run_benchmark
+from ganomaly_keras.benchmark_report import markdown_report
 from ganomaly_keras.measurement import ResultsFile, alternate, ratios
 from ganomaly_keras.timing import PhaseTimes, TimedCallback, is_default
 
@@ -52,6 +53,32 @@ def test_alternation_runs_candidates_in_turn_and_resumes_after_an_interruption(t
     assert [r["b"]["images_per_s"] for r in rounds] == [200.0, 50.0]
     result = ratios(rounds, "a", "b", lambda row: row["images_per_s"])
     assert result == {"per_round": [1.0, 12.0], "median": 6.5}
+
+
+def _mnist_report(auto_aurocs):
+    per_digit = {
+        str(digit): {
+            "float32": {"test_auroc": 0.8, "minutes": 1.0},
+            "mixed_bfloat16": {"test_auroc": auroc, "minutes": 0.7},
+        }
+        for digit, auroc in enumerate(auto_aurocs)
+    }
+    return {
+        "machine": {"processor": "x86_64", "cpus": 2, "cpu_flags": ["avx512_bf16"],
+                    "tensorflow": "2.21.0", "keras": "3.15.1"},
+        "precisions": {"float32": "float32", "auto": "mixed_bfloat16"},
+        "matmul_peak_gflops": 100.0,
+        "mnist": {"epochs": 3, "seed": 0, "policies": ["float32", "mixed_bfloat16"],
+                  "per_digit": per_digit},
+    }
+
+
+def test_the_mnist_table_holds_each_precision_against_float32s_auroc():
+    within = markdown_report(_mnist_report([0.805, 0.792]))
+    assert "| mean | 0.800 | " in within
+    assert "largest test AUROC difference 0.008 over 2 digits (within 0.01)" in within
+    outside = markdown_report(_mnist_report([0.805, 0.75]))
+    assert "largest test AUROC difference 0.050 over 2 digits (outside 0.01)" in outside
 
 
 class _Slow(keras.callbacks.Callback):

@@ -1,0 +1,101 @@
+"""The benchmark's report as Markdown: the machine, then one table per section
+(training throughput against the PyTorch comparator, scoring latency, MNIST AUROC per
+training precision)."""
+
+import numpy as np
+
+# How far a training precision's test AUROC may fall from float32's (issue 14's bound).
+AUROC_TOLERANCE = 0.01
+
+
+def markdown_report(report):
+    """The report as Markdown: the machine, then one table per section."""
+    machine = report["machine"]
+    lines = [
+        f"Machine: {machine['processor']}, {machine['cpus']} CPUs, CPU flags "
+        f"{' '.join(machine['cpu_flags']) or 'none listed'}; TensorFlow {machine['tensorflow']}, "
+        f"Keras {machine['keras']}. Precision choices: "
+        + ", ".join(f"{k} -> {v}" for k, v in report["precisions"].items()) + ".",
+        "",
+        f"matmul peak (float32, this machine): {report['matmul_peak_gflops']:.1f} GFLOP/s",
+        "",
+    ]
+    if "training" in report:
+        lines += _training_table(report["training"], report["matmul_peak_gflops"])
+    if "latency" in report:
+        lines += _latency_table(report["latency"])
+    if "mnist" in report:
+        lines += _mnist_table(report["mnist"])
+    return "\n".join(lines)
+
+
+def _training_table(section, peak):
+    flops = section["flops_per_image"]["training"]
+    setting = section["setting"]
+    lines = [
+        f"Training, {setting['image_size']}x{setting['image_size']}x1, batch "
+        f"{setting['batch_size']}, {setting['steps']} steps per timed epoch, "
+        f"{len(section['rounds'])} alternating rounds; {flops / 1e9:.3f} GFLOP per image:",
+        "",
+        "| candidate | images/s per round | median | fraction of matmul peak | vs PyTorch per round | median ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for candidate in section["candidates"]:
+        per_round = ", ".join(f"{r[candidate]['images_per_s']:.0f}" for r in section["rounds"])
+        median = section["median_images_per_s"][candidate]
+        versus = section.get("vs_torch", {}).get(candidate)
+        lines.append(
+            f"| {candidate} | {per_round} | {median:.1f} | {median * flops / 1e9 / peak:.2f} | "
+            + (f"{', '.join(f'{x:.2f}' for x in versus['per_round'])} | {versus['median']:.2f}x |"
+               if versus else "| |")
+        )
+    if "torch_parameters_match_design" in section:
+        lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "
+                     f"{section['torch_parameters_match_design']}.")
+    return lines + [""]
+
+
+def _latency_table(section):
+    versus = section.get("speedup_vs_torch", {})
+    lines = [
+        f"Scoring latency (32x32x1), median of {len(section['rounds'])} alternating rounds; "
+        "TFLite on one thread, Keras, SavedModel and PyTorch on all:",
+        "",
+        "| runtime | ms/image, batch 1 | ms/image, batch 64 | PyTorch / this, batch 1 | PyTorch / this, batch 64 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in section["median"].items():
+        ratio = versus.get(name)
+        lines.append(
+            f"| {name} | {row['batch1_ms']:.3f} | {row['batch64_ms']:.3f} | "
+            + (f"{ratio['batch1_ms']:.2f}x | {ratio['batch64_ms']:.2f}x |" if ratio else "| |")
+        )
+    return lines + [""]
+
+
+def _mnist_table(section):
+    policies = section["policies"]
+    lines = [
+        f"MNIST leave-one-digit-out, {section['epochs']} epochs, seed {section['seed']} "
+        "(epoch selected on validation AUROC, test scored once):",
+        "",
+        "| digit | " + " | ".join(f"test AUROC, {p} | minutes, {p}" for p in policies) + " |",
+        "|---|" + "---|---|" * len(policies),
+    ]
+    for digit, row in section["per_digit"].items():
+        lines.append(f"| {digit} | " + " | ".join(
+            f"{row[p]['test_auroc']:.3f} | {row[p]['minutes']}" for p in policies) + " |")
+    rows = list(section["per_digit"].values())
+    means = [np.mean([row[p]["test_auroc"] for row in rows]) for p in policies]
+    lines.append("| mean | " + " | ".join(f"{m:.3f} | " for m in means) + " |")
+    if "float32" in policies:
+        for policy in policies:
+            if policy == "float32":
+                continue
+            gaps = [abs(row[policy]["test_auroc"] - row["float32"]["test_auroc"]) for row in rows]
+            lines.append(
+                f"\n{policy} against float32: largest test AUROC difference "
+                f"{max(gaps):.3f} over {len(gaps)} digits "
+                f"({'within' if max(gaps) <= AUROC_TOLERANCE else 'outside'} {AUROC_TOLERANCE})."
+            )
+    return lines + [""]

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 
 import keras
@@ -144,18 +145,23 @@ def convert_in_subprocess(
         if representative_images is not None:
             images = [os.path.join(folder, "representative.npy")]
             np.save(images[0], representative_images)
-        children = [
-            subprocess.Popen(
-                [*command, ",".join(group), *images], stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, env=_child_environment(),
-            )
-            for group in groups
-        ]
+        # Each child's stderr goes to its own file, not a pipe: a pipe read only after
+        # the previous child finished could fill and stall the child writing to it.
+        logs = [os.path.join(folder, f"converter-{i}.log") for i in range(len(groups))]
+        children = []
+        for group, log in zip(groups, logs):
+            with open(log, "w") as stderr:
+                children.append(subprocess.Popen(
+                    [*command, ",".join(group), *images], stdout=subprocess.DEVNULL,
+                    stderr=stderr, env=_child_environment(),
+                ))
         results = []
         try:
-            for child in children:
-                _, stderr = child.communicate(timeout=timeout)
-                results.append((child.returncode, stderr))
+            deadline = time.monotonic() + timeout
+            for child, log in zip(children, logs):
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+                with open(log, errors="replace") as stderr:
+                    results.append((child.returncode, stderr.read()))
         finally:
             for child in children:  # a timeout or an interrupt leaves no orphan
                 if child.poll() is None:

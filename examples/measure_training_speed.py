@@ -22,7 +22,7 @@ from ganomaly_keras import configure_tensorflow
 configure_tensorflow()  # before TensorFlow loads
 
 from ganomaly_keras.benchmark import training_throughput
-from ganomaly_keras.precision import resolve_precision
+from ganomaly_keras.precision import PRECISIONS, resolve_precision
 
 
 def main():
@@ -33,10 +33,7 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs")
     parser.add_argument("--jit-compile", action="store_true")
-    parser.add_argument(
-        "--precision", default="float32",
-        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
-    )
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
     args = parser.parse_args()
     row = training_throughput(
         args.image_size, args.channels, args.batch_size, args.steps, args.epochs,

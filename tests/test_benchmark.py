@@ -113,25 +113,25 @@ def test_phase_times_split_fit_into_steps_and_callbacks():
 
 
 @pytest.mark.slow
-def test_the_benchmark_alternates_in_children_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
+def test_the_benchmark_measures_in_children_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
     out = str(tmp_path / "bench")
     report = run_benchmark(
-        out_dir=out, pairs=2, training_steps=2, precisions=("float32",), skip_latency=True,
+        out_dir=out, pairs=1, training_steps=2, precisions=("float32",), skip_latency=True,
         image_size=16,
     )
     training = report["training"]
     assert training["candidates"] == ["keras/float32"]
-    assert len(training["rounds"]) == 2
+    assert len(training["rounds"]) == 1
     assert all(r["keras/float32"]["images_per_s"] > 0 for r in training["rounds"])
     with open(f"{out}/results.json") as handle:
-        assert len(json.load(handle)["measurements"]) == 3  # the peak and two rounds
+        assert len(json.load(handle)["measurements"]) == 2  # the peak and one round
 
     def no_measuring(*args, **kwargs):
         raise AssertionError("a resumed benchmark measured again")
 
     monkeypatch.setattr(measurement, "measure_in_child", no_measuring)
     again = run_benchmark(
-        out_dir=out, pairs=2, training_steps=2, precisions=("float32",), skip_latency=True,
+        out_dir=out, pairs=1, training_steps=2, precisions=("float32",), skip_latency=True,
         image_size=16,
     )
     assert again["training"]["median_images_per_s"] == training["median_images_per_s"]

@@ -1,6 +1,6 @@
 """The networks of GANomaly (the reference DCGAN encoder, decoder and discriminator),
-skip-GANomaly (U-Net, latent discriminator), Berg et al. (critic) and EGBAD (joint
-discriminator)."""
+skip-GANomaly (U-Net, latent discriminator), Berg et al. (critic, pixel
+normalisation) and EGBAD (joint discriminator)."""
 
 from ganomaly_keras.networks.critic import Critic
 from ganomaly_keras.networks.decoder import Decoder
@@ -10,6 +10,7 @@ from ganomaly_keras.networks.generator import Generator
 from ganomaly_keras.networks.joint_discriminator import JointDiscriminator
 from ganomaly_keras.networks.latent_discriminator import LatentDiscriminator
 from ganomaly_keras.networks.layers import validate_image_size
+from ganomaly_keras.networks.pixel_normalization import PixelNormalization
 from ganomaly_keras.networks.unet import UNetGenerator
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Generator",
     "JointDiscriminator",
     "LatentDiscriminator",
+    "PixelNormalization",
     "UNetGenerator",
     "validate_image_size",
 ]

@@ -4,6 +4,7 @@ import keras
 
 from ganomaly_keras.networks import layers as L
 from ganomaly_keras.networks.base import DCGANNetwork
+from ganomaly_keras.networks.pixel_normalization import PixelNormalization
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
@@ -23,6 +24,8 @@ class Decoder(DCGANNetwork):
         width: int, channels before the final transposed convolution (ngf).
         extra_layers: int, number of extra 3x3 conv blocks at the last scale.
         sync_batchnorm: bool, synchronise BatchNorm statistics across replicas.
+        normalize_latents: bool, pixel-normalise the input code first (Berg et al.'s
+            generator), so that the output does not depend on the code's norm.
 
     Example:
     ```python
@@ -31,11 +34,13 @@ class Decoder(DCGANNetwork):
     ```
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, normalize_latents=False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.normalize_latents = bool(normalize_latents)
         width, sync_batchnorm = self.width, self.sync_batchnorm
         filters = width * self.image_size // 8
-        blocks = [
+        blocks = [PixelNormalization(name="latent_pixel_norm")] if self.normalize_latents else []
+        blocks += [
             L.conv_transpose(filters, 4, 1, "valid", name="initial_convt"),
             L.batch_norm("initial_bn", sync_batchnorm),
             keras.layers.ReLU(name="initial_relu"),
@@ -70,3 +75,6 @@ class Decoder(DCGANNetwork):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.image_size, self.image_size, self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "normalize_latents": self.normalize_latents}

@@ -1,16 +1,34 @@
 """Simultaneous encoder training (Berg, Ahlberg, Felsberg 2019, arXiv 1905.11034).
 
 A GAN learns the training images; an encoder E is trained at the same time to invert
-the generator on generated images, with `|G(z) - G(E(G(z)))|_1` updating E only
-(as in the paper). The paper used a progressive GAN; here it is a DCGAN-sized
-WGAN-GP (the decoder of `ganomaly_keras.networks` as generator, a BatchNorm-free
-critic), which trains on a 2-core CPU. Training stratifies the latent space, and the
-norm of `E(x)` becomes a cue for anomalies that holds up when the training set is
-contaminated with them.
+the generator on generated images, with `|G(z) - G(E(G(z)))|_1` updating E only. As in
+the authors' code (amandaberg/GANanomalyDetection): the generator pixel-normalises its
+input code, so G(c * z) = G(z) for any c > 0 and the norm of E(x) is free to carry a
+cue; the critic loss is WGAN-GP with a drift term `0.001 * mean(C(x)^2)`; one critic
+update per generator update; Adam(1e-3, beta_1 0, beta_2 0.99, epsilon 1e-8) for every
+network; latent size 512.
+
+Differences from that code, which trains a progressive GAN for 15 million images on GPUs:
+
+- Networks: the DCGAN decoder with BatchNorm (`ganomaly_keras.networks.Decoder`) as
+  the generator and a BatchNorm-free DCGAN critic, at a fixed resolution. Theirs grows
+  progressively (4x4 up to the image size, fading in each level), with equalised
+  learning rates, pixel normalisation after every generator layer and a minibatch
+  standard-deviation layer in the critic.
+- No moving-average copy of the generator (their `Gs`, used for sampling and scoring):
+  scores here use the trained generator itself.
+- E is updated from the same generated batch as G's update, before G's new weights
+  apply; theirs updates G, then draws a fresh batch for E.
+- Their latent draws are `0.1 * N(0, 1)`; after pixel normalisation the scale does not
+  matter, and N(0, 1) is drawn here.
+- Their anomaly script writes each image's residual `mean |x - G(E(x))|` and its code
+  E(x); the latent-norm cue is the paper's. Its direction (large or small norm for an
+  anomaly) is not assumed here: `latent_norm` is `||E(x)|| / sqrt(latent_size)`, and
+  its validation AUROC says which way it points on the data at hand.
 
 Scores (higher = more anomalous), all in inference mode:
 
-- `"latent_norm"`: `||E(x)|| / sqrt(latent_size)` (1 for a typical prior sample);
+- `"latent_norm"`: `||E(x)|| / sqrt(latent_size)` (1 for a code on G's sphere);
 - `"residual"`: `mean |x - G(E(x))|`;
 - `"combined"` (default): `(1 - latent_norm_weight) * residual + latent_norm_weight *
   latent_norm`.
@@ -30,17 +48,23 @@ class SimultaneousEncoderGAN(AdversarialDetector):
 
     Same API as `GANomaly` (`fit`, `predict`, `reconstruct`, `calibrate`,
     `predict_anomaly`, export). Each training step makes `critic_steps` critic updates
-    (WGAN-GP, penalty weight `gradient_penalty_weight`), then one update of the
-    generator (`-mean(C(G(z)))`) and, with the same optimizer, of the encoder
-    (`mean |G(z) - G(E(G(z)))|`, G(z) held fixed, only E's weights change). Defaults
-    follow WGAN-GP: Adam(1e-4, beta_1 0.5, beta_2 0.9) for both optimizers.
+    (WGAN-GP with penalty weight `gradient_penalty_weight` and drift term
+    `drift_weight * mean(C(x)^2)`), then one update of the generator
+    (`-mean(C(G(z)))`) and, with the same optimizer, of the encoder
+    (`mean |G(z) - G(E(G(z)))|`, G(z) held fixed, only E's weights change). The
+    generator pixel-normalises its input code. Defaults follow the authors' code:
+    one critic step, drift 0.001, Adam(1e-3, beta_1 0, beta_2 0.99) for both
+    optimizers, latent size 512 (the module docstring lists what differs).
 
     Args:
-        critic_steps: int, critic updates per generator update (5 in WGAN-GP).
+        critic_steps: int, critic updates per generator update (1, as the authors'
+            code; WGAN-GP's paper uses 5).
         gradient_penalty_weight: float, lambda of the gradient penalty (10).
+        drift_weight: float, weight of the drift term `mean(C(x)^2)` that keeps the
+            critic's scores near 0 (0.001, the progressive GAN's epsilon_drift).
         latent_norm_weight: float in [0, 1], weight of the latent norm in "combined".
         **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
-            `channels`, `latent_size` (size of z, 100), `width` (64), `score`
+            `channels`, `latent_size` (size of z, 512 here), `width` (64), `score`
             ("combined" by default, "latent_norm", "residual", or a map term such as
             "residual_max"), `map_smoothing`, `working_size`, `sync_batchnorm`,
             `seed` (seeds the latent and interpolation draws).
@@ -55,17 +79,19 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     """
 
     def __init__(
-        self, *, critic_steps=5, gradient_penalty_weight=10.0, latent_norm_weight=0.5,
-        **kwargs,
+        self, *, critic_steps=1, gradient_penalty_weight=10.0, drift_weight=0.001,
+        latent_norm_weight=0.5, latent_size=512, **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(latent_size=latent_size, **kwargs)
         self.critic_steps = arguments.positive_integer("critic_steps", critic_steps)
-        self._store_weight_options(gradient_penalty_weight=gradient_penalty_weight)
+        self._store_weight_options(
+            gradient_penalty_weight=gradient_penalty_weight, drift_weight=drift_weight
+        )
         self.latent_norm_weight = arguments.number(
             "latent_norm_weight", latent_norm_weight, minimum=0.0, maximum=1.0
         )
         shape = dict(self.network_options, latent_size=self.latent_size)
-        self.generator = Decoder(name="generator", **shape)
+        self.generator = Decoder(name="generator", normalize_latents=True, **shape)
         self.encoder = Encoder(name="encoder", **shape)
         self.discriminator = Critic(
             image_size=self.image_size, channels=self.channels, width=self.width, name="critic"
@@ -83,7 +109,9 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
     def _default_optimizer(self, name):
-        return keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.5, beta_2=0.9, name=name)
+        return keras.optimizers.Adam(
+            learning_rate=1e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8, name=name
+        )
 
     term_definitions = {
         "latent_norm": "||E(x)|| / sqrt(latent_size)",
@@ -124,7 +152,9 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         gradients = tape.gradient(mixed_scores, mixed)
         norms = keras.ops.sqrt(keras.ops.sum(keras.ops.square(gradients), axis=(1, 2, 3)) + 1e-12)
         penalty = keras.ops.mean(keras.ops.square(norms - 1.0))
-        return wasserstein + self.gradient_penalty_weight * penalty, penalty
+        drift = keras.ops.mean(keras.ops.square(real_scores))
+        loss = wasserstein + self.gradient_penalty_weight * penalty + self.drift_weight * drift
+        return loss, penalty
 
     def _generator_losses(self, batch, training):
         fake = self.generator(self._noise(batch), training=training)

@@ -17,7 +17,9 @@ from ganomaly_keras.data.npz import load_npz
 from ganomaly_keras.data.preprocessing import preprocess_images
 from ganomaly_keras.data.protocols import (
     Split,
+    contaminated_folders,
     contaminated_leave_one_class_out,
+    contaminated_normal_classes,
     leave_one_class_out,
     one_class,
     paper_leave_one_class_out,
@@ -27,7 +29,9 @@ from ganomaly_keras.data.tfds import load_tfds
 __all__ = [
     "FileSplit",
     "Split",
+    "contaminated_folders",
     "contaminated_leave_one_class_out",
+    "contaminated_normal_classes",
     "decode_image_file",
     "folder_protocol",
     "image_dataset",

@@ -159,6 +159,91 @@ def contaminated_leave_one_class_out(
     )
 
 
+def contaminated_normal_classes(
+    images,
+    classes,
+    normal_classes,
+    contamination,
+    test_fraction=0.2,
+    validation_fraction=0.1,
+    seed=0,
+):
+    """Several classes are normal, the rest anomalous, and a fraction `contamination`
+    of training is anomalous (Berg et al.'s setting: CIFAR-10's vehicles normal, its
+    animals anomalous; here e.g. MNIST digits 0-4 against 5-9).
+
+    Normal images are split `test_fraction` / `validation_fraction` / rest (train).
+    Training then takes `round(p * N_normal_train / (1 - p))` anomalous images,
+    shuffled in, so that they make up the fraction p of it; the remaining anomalies
+    are divided between validation and test. Validation and test labels are the
+    truth: no training contaminant is in them, and their normal side is normal.
+
+    Args:
+        images: array of images, first axis the image index.
+        classes: the class of each image.
+        normal_classes: the classes that count as normal (all others are anomalies).
+        contamination: p in [0, 1), the anomalies' share of the training split.
+        test_fraction: share of normal images in test.
+        validation_fraction: share of normal images in validation.
+        seed: fixes every draw.
+
+    Returns:
+        dict of `Split`s: "train" (label 1 marks the contaminants, which a model never
+        sees), "validation", "test".
+    """
+    classes = np.asarray(classes).ravel()
+    normal_classes = sorted(set(np.asarray(normal_classes).ravel().tolist()))
+    present = set(classes.tolist())
+    missing = [c for c in normal_classes if c not in present]
+    if missing or not normal_classes:
+        raise ValueError(
+            f"normal_classes {normal_classes} name classes that do not occur: {missing}; "
+            f"classes present: {sorted(present)}."
+        )
+    is_abnormal = ~np.isin(classes, normal_classes)
+    if not is_abnormal.any():
+        raise ValueError("normal_classes cover every class: no image is left as an anomaly.")
+    images, classes = _check_images_and_classes(images, classes, normal_classes[0], "class")
+    return _normal_vs_abnormal(
+        images, is_abnormal, test_fraction, validation_fraction, contamination, seed
+    )
+
+
+def contaminated_folders(
+    roots, contamination, test_fraction=0.2, validation_fraction=0.1, seed=0
+):
+    """Berg et al.'s setting on inspection folders: the normal images of several
+    dataset folders pooled (`train/good` and `test/good` of each), their defect images
+    as the anomalies, and a fraction `contamination` of training anomalous.
+
+    The files are split as in `contaminated_normal_classes` (normal images split
+    test / validation / train; `round(p * N_normal_train / (1 - p))` defect images
+    into training; the rest of the defects divided between validation and test).
+
+    Args:
+        roots: MVTec-layout dataset folders (e.g. several PIPED paper types).
+        contamination: p in [0, 1), the defects' share of the training split.
+        test_fraction, validation_fraction, seed: as in `contaminated_normal_classes`.
+
+    Returns:
+        dict of `FileSplit`s: "train" (label 1 marks the contaminants), "validation",
+        "test".
+    """
+    from ganomaly_keras.data.folders import FileSplit, read_folder_dataset
+
+    if not roots:
+        raise ValueError("contaminated_folders needs at least one dataset folder.")
+    files = FileSplit.concatenate(*(
+        FileSplit.concatenate(data["train"], data["test"])
+        for data in map(read_folder_dataset, roots)
+    ))
+    splits = _normal_vs_abnormal(
+        np.arange(len(files)), files.labels == 1, test_fraction, validation_fraction,
+        contamination, seed,
+    )
+    return {name: files.subset(split.images) for name, split in splits.items()}
+
+
 def paper_leave_one_class_out(
     train, test, abnormal_class, validation_fraction=0.1, seed=0
 ):

@@ -1,33 +1,47 @@
 """
-Title: The GANomaly family side by side
-Description: Every model under one epoch budget: leave-one-digit-out test AUROC per
-digit, and AUROC against training-set contamination.
+Title: The GANomaly family side by side, each trained until its validation AUROC is flat
+Description: Leave-one-digit-out on MNIST for every model, and Berg et al.'s
+contaminated multi-class setting on MNIST and on pooled PIPED paper types.
 
-Trains GANomaly, skip-GANomaly, the simultaneous-encoder WGAN (Berg et al. 2019),
-EGBAD and AnoGAN with the same data, epochs, batch and seed. Two tables:
+Every run trains in chunks of `--every-steps` steps and scores the validation split
+after each chunk; it stops once `--patience` chunks in a row gained no more than
+`--min-delta` validation AUROC (`ganomaly_keras.budget.train_until_flat`), keeps the
+weights of the best chunk, and only then scores the test split, once. The budget of
+each run is therefore read from its own validation curve, which is printed and saved
+with it; nothing is selected on test.
 
-1. leave-one-digit-out: per held-out digit, the test AUROC of every model after the
-   last epoch (nothing is selected on test); for the simultaneous-encoder model, whose
-   default score is "combined", the latent-norm and residual scores of the same trained
-   models get rows of their own;
-2. contamination: for GANomaly and the simultaneous-encoder model, the test AUROC when
-   a fraction p of the training set is the anomalous digit (Berg et al.'s setting).
+Tables (`--tables`):
 
-Data: scikit-learn's digits by default (offline, seeded 80/20 split), or real MNIST
-with `--mnist mnist.npz` (Keras' layout; the paper's protocol: train on the other digits
-of the train split, test on the whole test split). `--max-train-images` draws a seeded
-subset of the training split to fit a CPU budget, and `--max-test-images` one of the
-test split, which AnoGAN's per-image latent search makes slow; the same subsets serve
-every model.
+1. `leave_one_out`: MNIST, the paper's protocol (train on the other digits of the
+   train split; validation: 10% of those held back plus the held-out digit's train
+   images; test: the test split), for every model and each of `--digits`.
+2. `contamination_mnist`: Berg et al.'s setting on MNIST: digits 0-4 normal, 5-9
+   anomalous, a fraction p of the training set anomalous
+   (`ganomaly_keras.data.contaminated_normal_classes`), for GANomaly, skip-GANomaly
+   and the simultaneous-encoder model.
+3. `contamination_piped`: the same on PIPED (`--piped DIR`): the normal images of every
+   paper type pooled, their impurity images the anomalies
+   (`ganomaly_keras.data.contaminated_folders`).
 
-With `--out`, every result is written to that JSON file as soon as it is measured, and a
-rerun with the same file and budget skips what is already there, so a long comparison
-that is stopped loses at most the run in progress.
+Every model's paper scores and the map-based scores of `ganomaly_keras.scoring`
+(`available_scores`, standardised against the training images) are reported from the
+same trained model. The direction of the latent-norm cue is not
+assumed: its validation AUROC says which way it points, and a row gives the test AUROC
+of the latent norm taken in the direction validation chose.
+
+To fit a table into about 90 minutes on 2 cores, the images are subsampled (seeded,
+the same subsets for every model): `--max-train-images`, `--max-validation-images`,
+`--max-test-images`; and `--digits` picks the held-out digits. Steps are not cut: they
+come from the curves, up to `--max-steps`.
+
+With `--out`, every result is written to that JSON file as soon as it is measured, and
+a rerun with the same file and budget skips what is already there.
 
 Usage:
-    python examples/compare_family.py --digits 0 1 2 --epochs 15
-    python examples/compare_family.py --mnist mnist.npz --digits 0 1 2 3 4 5 6 7 8 9 \
-        --epochs 2 --max-train-images 3000 --max-test-images 1000 --out family.json
+    python examples/compare_family.py --mnist mnist.npz --tables leave_one_out \
+        --digits 0 1 2 --out family.json
+    python examples/compare_family.py --mnist mnist.npz --piped ../shared/data/piped \
+        --tables contamination_mnist contamination_piped --out contamination.json
 """
 
 import argparse
@@ -41,21 +55,24 @@ configure_tensorflow()  # before TensorFlow loads
 
 import keras
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
+from ganomaly_keras.budget import train_until_flat
 from ganomaly_keras.data import (
     Split,
-    contaminated_leave_one_class_out,
-    leave_one_class_out,
-    load_digits,
+    contaminated_folders,
+    contaminated_normal_classes,
     load_npz,
+    load_split,
     paper_leave_one_class_out,
 )
+from ganomaly_keras.evaluation import ranking_metrics
 from ganomaly_keras.models import DETECTORS
 from ganomaly_keras.saving import write_json_atomically
 
-# Every registered detector, by class name (the rows of the tables).
 MODELS = {cls.__name__: cls for cls in DETECTORS.values()}
+BERG_MODELS = ("GANomaly", "SkipGANomaly", "SimultaneousEncoderGAN")  # Berg et al.'s comparison
+TABLES = ("leave_one_out", "contamination_mnist", "contamination_piped")
+NORMAL_DIGITS = (0, 1, 2, 3, 4)
 
 
 def subsample(split, limit, seed):
@@ -66,50 +83,63 @@ def subsample(split, limit, seed):
     return Split(split.images[keep], split.labels[keep])
 
 
-def leave_one_out_splits(args, data, digit):
-    if args.mnist:
-        splits = paper_leave_one_class_out(data[0], data[1], digit, seed=args.seed)
-    else:
-        splits = leave_one_class_out(*data, digit, seed=args.seed)
+def limited(splits, args):
     return (
         subsample(splits["train"], args.max_train_images, args.seed),
+        subsample(splits["validation"], args.max_validation_images, args.seed),
         subsample(splits["test"], args.max_test_images, args.seed),
     )
 
 
-def train_and_test(model_class, train, test, args):
-    """Test AUROC after `args.epochs` epochs, and seconds taken."""
+def auroc(labels, scores):
+    return ranking_metrics(scores, labels)["auroc"]
+
+
+def train_and_test(name, train, validation, test, args):
+    """One run: train until the validation curve is flat, then score test once."""
     keras.utils.set_random_seed(args.seed)
-    model = model_class(image_size=32, channels=1, seed=args.seed)
+    channels = train.images.shape[-1]
+    model = MODELS[name](image_size=args.image_size, channels=channels, seed=args.seed)
     model.compile()
     start = time.perf_counter()
-    model.fit(train.images, epochs=args.epochs, batch_size=64, verbose=0)
-    scores = model.predict(test.images, batch_size=256, verbose=0)
-    result = {"auroc": float(roc_auc_score(test.labels, scores))}
-    others = [name for name in model.paper_scores if name != model.score]
-    if others:
-        # The model's other paper scores, from the same trained model.
-        result["auroc_by_score"] = {
-            name: float(roc_auc_score(test.labels, values))
-            for name, values in model.predict_terms(test.images, others).items()
-        }
+    result = train_until_flat(
+        model, train.images, validation.images, validation.labels,
+        every_steps=args.every_steps, max_steps=args.max_steps, min_delta=args.min_delta,
+        patience=args.patience, batch_size=64, seed=args.seed,
+    )
+    # The map-based scores standardise against the training images, contaminated or
+    # not, as a user's would be; then every paper and map score of the budget's
+    # weights on validation (which chooses the latent norm's direction) and on test.
+    model.fit_normal_statistics(subsample(train, 2000, args.seed).images)
+    for split, key in ((validation, "validation_auroc_by_score"), (test, "test_auroc_by_score")):
+        terms = model.predict_terms(split.images, model.available_scores)
+        result[key] = {s: auroc(split.labels, v) for s, v in terms.items()}
+    result["score"] = model.score
+    result["test_auroc"] = result["test_auroc_by_score"][model.score]
     result["seconds"] = round(time.perf_counter() - start, 1)
+    result["images"] = {"train": len(train.labels), "train_anomalies": int(train.labels.sum()),
+                        "validation": len(validation.labels), "test": len(test.labels)}
     return result
+
+
+def curve_line(result):
+    points = " ".join(f"{r['step']}:{r['auroc']:.3f}" for r in result["curve"])
+    state = "flat" if result["flattened"] else "not flat by --max-steps"
+    return (f"validation curve {points} -> budget {result['budget_steps']} steps ({state}); "
+            f"test AUROC {result['test_auroc']:.3f}, {result['seconds']:.0f} s")
 
 
 def load_results(path, budget):
     """Results already in `path` for this budget, else an empty record."""
-    empty = {"budget": budget, "leave_one_out": {}, "contamination": {}}
+    empty = {"budget": budget, **{table: {} for table in TABLES}}
     if not path or not os.path.exists(path):
         return empty
     with open(path) as handle:
         results = json.load(handle)
     if results.get("budget") != budget:
-        raise SystemExit(
-            f"{path} holds results of another budget ({results.get('budget')!r}); "
-            "pass another --out or delete it."
-        )
-    return results
+        raise SystemExit(f"{path} holds results of another budget ({results.get('budget')!r}); "
+                         "pass another --out or delete it.")
+    return {**empty, **results}
 
 
 def measure(results, table, model, column, run, out):
@@ -122,84 +152,123 @@ def measure(results, table, model, column, run, out):
     return row[str(column)]
 
 
-def markdown(results, table, columns, header, mean=False):
-    lines = ["| model | " + " | ".join(header(c) for c in columns)
-             + (" | mean |" if mean else " |") + " seconds |",
-             "|---" * (len(columns) + 2 + bool(mean)) + "|"]
+def score_rows(name, runs):
+    """(label, test AUROCs) rows of one model: its score, then its other paper scores,
+    then, where it has one, the latent norm in the direction validation chose."""
+    first, main = runs[0]["test_auroc_by_score"], runs[0]["score"]
+    rows = [(name, [r["test_auroc"] for r in runs])]
+    for score in first:
+        if score != main:
+            rows.append((f"{name}, {score} score", [r["test_auroc_by_score"][score] for r in runs]))
+    if "latent_norm" in first:
+        directed = []
+        for r in runs:
+            reversed_ = r["validation_auroc_by_score"]["latent_norm"] < 0.5
+            value = r["test_auroc_by_score"]["latent_norm"]
+            directed.append(1 - value if reversed_ else value)
+        rows.append((f"{name}, latent_norm in the direction chosen on validation", directed))
+    return rows
 
-    def line(label, values, seconds):
-        cells = [f"{v:.3f}" for v in values] + ([f"{np.mean(values):.3f}"] if mean else [])
-        return f"| {label} | " + " | ".join(cells) + f" | {seconds} |"
 
+def markdown(results, table, columns, header):
+    lines = ["| model | " + " | ".join(header(c) for c in columns) + " | mean | budget steps | seconds |",
+             "|---" * (len(columns) + 4) + "|"]
     for name, row in results[table].items():
         if any(str(c) not in row for c in columns):
             continue
-        seconds = sum(row[str(c)]["seconds"] for c in columns)
-        lines.append(line(name, [row[str(c)]["auroc"] for c in columns], f"{seconds:.0f}"))
-        # Rows for the other scores of the same trained models, where all were measured.
-        variants = [row[str(c)].get("auroc_by_score") for c in columns]
-        for score in variants[0] if all(variants) else ():
-            lines.append(line(f"{name}, {score} score", [v[score] for v in variants], "(same models)"))
+        runs = [row[str(c)] for c in columns]
+        steps = ", ".join(str(r["budget_steps"]) + ("" if r["flattened"] else "*") for r in runs)
+        seconds = f"{sum(r['seconds'] for r in runs):.0f}"
+        for i, (label, values) in enumerate(score_rows(name, runs)):
+            cells = " | ".join(f"{v:.3f}" for v in values)
+            tail = f"{steps} | {seconds}" if i == 0 else "(same models) | "
+            lines.append(f"| {label} | {cells} | {np.mean(values):.3f} | {tail} |")
     return "\n".join(lines)
+
+
+def directions(results, table):
+    """What validation says about the latent norm's direction, run by run."""
+    found = []
+    for column, run in results[table].get("SimultaneousEncoderGAN", {}).items():
+        value = run["validation_auroc_by_score"].get("latent_norm")
+        if value is not None:
+            found.append(f"{column}: {value:.3f} ({'larger' if value >= 0.5 else 'smaller'} norm = anomaly)")
+    return "; ".join(found)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mnist", "--npz", dest="mnist",
-                        help="mnist.npz in Keras' layout; default: scikit-learn digits")
+    parser.add_argument("--mnist", required=True, help="mnist.npz in Keras' layout")
+    parser.add_argument("--piped", help="PIPED's folder of paper types (contamination_piped)")
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES[:2]))
     parser.add_argument("--digits", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--contamination", type=float, nargs="*", default=[0.0, 0.01, 0.05, 0.1])
-    parser.add_argument("--contamination-digit", type=int, default=None,
-                        help="the anomaly of the contamination table (first of --digits)")
-    parser.add_argument("--max-train-images", type=int, default=0)
-    parser.add_argument("--max-test-images", type=int, default=0)
+    parser.add_argument("--contamination", type=float, nargs="+", default=[0.0, 0.01, 0.05, 0.1, 0.2])
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--every-steps", type=int, default=100)
+    parser.add_argument("--max-steps", type=int, default=800)
+    parser.add_argument("--patience", type=int, default=2)
+    parser.add_argument("--min-delta", type=float, default=0.005)
+    parser.add_argument("--max-train-images", type=int, default=10000)
+    parser.add_argument("--max-validation-images", type=int, default=1000)
+    parser.add_argument("--max-test-images", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the results as JSON here")
     args = parser.parse_args()
+    if "contamination_piped" in args.tables and not args.piped:
+        parser.error("contamination_piped needs --piped DIR")
 
-    data = load_npz(args.mnist, 32, 1) if args.mnist else load_digits(32)
-    budget = (
-        f"{args.epochs} epochs, batch 64, seed {args.seed}, "
-        f"{'MNIST ' + os.path.basename(args.mnist) if args.mnist else 'scikit-learn digits'}"
-        f"{f', at most {args.max_train_images} training images' if args.max_train_images else ''}"
-        f"{f', at most {args.max_test_images} test images' if args.max_test_images else ''}"
-    )
+    budget = {key: getattr(args, key) for key in (
+        "image_size", "every_steps", "max_steps", "patience", "min_delta", "max_train_images",
+        "max_validation_images", "max_test_images", "seed")}
+    budget["batch_size"] = 64
     results = load_results(args.out, budget)
+    (x_train, c_train), (x_test, c_test) = load_npz(args.mnist, args.image_size, 1)
 
-    for digit in args.digits:
-        train, test = leave_one_out_splits(args, data, digit)
-        for name in args.models:
-            result = measure(results, "leave_one_out", name, digit,
-                             lambda: train_and_test(MODELS[name], train, test, args), args.out)
-            print(f"digit {digit} {name}: AUROC {result['auroc']:.3f} "
-                  f"({result['seconds']:.0f} s, {len(train.labels)} training and "
-                  f"{len(test.labels)} test images)", flush=True)
+    def run(table, name, column, splits):
+        result = measure(results, table, name, column,
+                         lambda: train_and_test(name, *splits, args), args.out)
+        print(f"{table} {column} {name}: {curve_line(result)}", flush=True)
 
-    digit = args.digits[0] if args.contamination_digit is None else args.contamination_digit
-    images, classes = (
-        (np.concatenate([data[0][0], data[1][0]]), np.concatenate([data[0][1], data[1][1]]))
-        if args.mnist else data
-    )
-    for p in args.contamination:
-        splits = contaminated_leave_one_class_out(images, classes, digit, p, seed=args.seed)
-        train = subsample(splits["train"], args.max_train_images, args.seed)
-        test = subsample(splits["test"], args.max_test_images, args.seed)
-        for name in ("GANomaly", "SimultaneousEncoderGAN"):  # Berg et al.'s comparison
-            if name not in args.models:
-                continue
-            result = measure(results, "contamination", name, p,
-                             lambda: train_and_test(MODELS[name], train, test, args), args.out)
-            print(f"contamination {p} {name}: AUROC {result['auroc']:.3f} "
-                  f"({result['seconds']:.0f} s)", flush=True)
+    if "leave_one_out" in args.tables:
+        for digit in args.digits:
+            splits = limited(paper_leave_one_class_out((x_train, c_train), (x_test, c_test),
+                                                       digit, seed=args.seed), args)
+            for name in args.models:
+                run("leave_one_out", name, digit, splits)
+    berg = [name for name in BERG_MODELS if name in args.models]
+    if "contamination_mnist" in args.tables:
+        images, classes = np.concatenate([x_train, x_test]), np.concatenate([c_train, c_test])
+        for p in args.contamination:
+            splits = limited(contaminated_normal_classes(images, classes, NORMAL_DIGITS, p,
+                                                         seed=args.seed), args)
+            for name in berg:
+                run("contamination_mnist", name, p, splits)
+    if "contamination_piped" in args.tables:
+        roots = sorted(os.path.join(args.piped, d) for d in os.listdir(args.piped)
+                       if os.path.isdir(os.path.join(args.piped, d, "train")))
+        for p in args.contamination:
+            files = contaminated_folders(roots, p, seed=args.seed)
+            splits = [Split(*load_split(files[s], args.image_size, 3))
+                      for s in ("train", "validation", "test")]
+            for name in berg:
+                run("contamination_piped", name, p, splits)
 
-    print(f"\nBudget: {budget}\n")
-    print("Leave-one-digit-out, test AUROC after the last epoch (seconds: training and scoring):\n")
-    print(markdown(results, "leave_one_out", args.digits, lambda d: f"digit {d}", mean=True))
-    if results["contamination"]:
-        print(f"\nContamination: anomaly digit {digit}, a fraction p of the training set:\n")
-        print(markdown(results, "contamination", args.contamination, lambda p: f"p = {p}"))
+    print(f"\nBudget: {json.dumps(budget)}; budget steps marked * did not flatten by max_steps.\n")
+    tables = {
+        "leave_one_out": ("Leave-one-digit-out (MNIST), test AUROC at each run's budget",
+                          args.digits, lambda d: f"digit {d}"),
+        "contamination_mnist": ("Contamination, MNIST digits 0-4 normal, 5-9 anomalous",
+                                args.contamination, lambda p: f"p = {p}"),
+        "contamination_piped": ("Contamination, PIPED: all paper types' normal images pooled, "
+                                "impurities anomalous", args.contamination, lambda p: f"p = {p}"),
+    }
+    for table in args.tables:
+        title, columns, header = tables[table]
+        print(f"{title}:\n\n{markdown(results, table, columns, header)}\n")
+        found = directions(results, table)
+        if found:
+            print(f"Latent-norm validation AUROC of the simultaneous-encoder model: {found}\n")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,26 @@ def test_losses_are_the_documented_weighted_sum(rng):
     assert logs["g_adv"] == pytest.approx(np.mean(np.log1p(np.exp(-logit_fake))), rel=1e-4)
 
 
+def test_the_discriminator_loss_may_narrow_the_feature_gap_as_the_official_code_does(rng):
+    """samet-akcay/skip-ganomaly's D loss adds w_lat * L2(f(x_hat), f(x)); with the same
+    weights, d_loss grows by exactly that weight times g_lat. The untrained feature gap
+    is about 1e-6, so the weight is large enough to lift it above float32 rounding."""
+    x = images(rng)
+    logs = []
+    for weight in (0.0, 1e4):
+        model = tiny(discriminator_latent_weight=weight)
+        model.compile(jit_compile=False)
+        if logs:
+            model.set_weights(weights)
+        weights = model.get_weights()
+        logs.append(model.evaluate(x, batch_size=16, verbose=0, return_dict=True))
+    assert logs[0]["g_lat"] == pytest.approx(logs[1]["g_lat"], rel=1e-6) and logs[0]["g_lat"] > 0
+    assert logs[1]["d_loss"] - logs[0]["d_loss"] == pytest.approx(1e4 * logs[0]["g_lat"], rel=1e-3)
+    assert model.get_config()["discriminator_latent_weight"] == 1e4
+    with pytest.raises(ValueError, match="discriminator_latent_weight"):
+        tiny(discriminator_latent_weight=-1.0)
+
+
 def test_score_is_weighted_reconstruction_plus_feature_error(rng):
     model = tiny(reconstruction_score_weight=0.7, feature_score_weight=0.3)
     x = images(rng, n=6)

@@ -2,9 +2,13 @@
 
 A U-Net generator reconstructs x; a discriminator ending in latent features f tells x
 from x_hat. Generator loss: `w_adv * BCE(D(x_hat), 1) + w_con * |x - x_hat|_1 +
-w_lat * (f(x) - f(x_hat))^2` (means; defaults 1 / 50 / 1). Discriminator loss, step
-structure, re-initialisation, calibration and export are those of every detector of
-the package (`ganomaly_keras.models.base.AdversarialDetector`).
+w_lat * (f(x) - f(x_hat))^2` (means; defaults 1 / 50 / 1). Discriminator loss:
+`0.5 * (BCE(D(x), 1) + BCE(D(x_hat), 0)) + discriminator_latent_weight * (f(x) -
+f(x_hat))^2`. The default weight 0 is the DCGAN loss every detector of the package
+shares. The official code (`samet-akcay/skip-ganomaly`, `update_netd`) has D minimise
+the feature gap too: its `BCE + BCE + w_lat * L2` is, up to a factor Adam ignores,
+`discriminator_latent_weight=0.5`. Step structure, re-initialisation, calibration and
+export are those of every detector (`ganomaly_keras.models.base.AdversarialDetector`).
 
 Score: `reconstruction_weight * mean((x - x_hat)^2) + feature_weight *
 mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
@@ -37,6 +41,8 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
         adversarial_weight: float, weight of BCE(D(x_hat), 1) in G's loss (1).
         contextual_weight: float, weight of the L1 reconstruction loss (50).
         latent_weight: float, weight of the feature (latent) loss (1).
+        discriminator_latent_weight: float, weight of the same feature loss in D's
+            loss (0; 0.5 is the official code's discriminator loss, see above).
         reconstruction_score_weight: float, weight of the reconstruction error in the
             score (0.9).
         feature_score_weight: float, weight of the feature error in the score (0.1).
@@ -59,14 +65,15 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
 
     def __init__(
         self, *, extra_layers=0, adversarial_weight=1.0, contextual_weight=50.0,
-        latent_weight=1.0, reconstruction_score_weight=0.9, feature_score_weight=0.1,
-        **kwargs,
+        latent_weight=1.0, discriminator_latent_weight=0.0, reconstruction_score_weight=0.9,
+        feature_score_weight=0.1, **kwargs,
     ):
         super().__init__(**kwargs)
         self.extra_layers = arguments.integer("extra_layers", extra_layers, minimum=0)
         self._store_weight_options(
             adversarial_weight=adversarial_weight, contextual_weight=contextual_weight,
-            latent_weight=latent_weight, reconstruction_score_weight=reconstruction_score_weight,
+            latent_weight=latent_weight, discriminator_latent_weight=discriminator_latent_weight,
+            reconstruction_score_weight=reconstruction_score_weight,
             feature_score_weight=feature_score_weight,
         )
         self.generator = UNetGenerator(name="generator", **self.network_options)
@@ -106,7 +113,10 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
             (self.adversarial_weight, "g_adv"), (self.contextual_weight, "g_con"),
             (self.latent_weight, "g_lat"),
         )
-        return weighted_losses(parts, terms, discriminator_bce(real_logits, fake_logits))
+        discriminator_loss = discriminator_bce(real_logits, fake_logits)
+        if self.discriminator_latent_weight:  # D narrows the feature gap too
+            discriminator_loss += self.discriminator_latent_weight * terms["g_lat"]
+        return weighted_losses(parts, terms, discriminator_loss)
 
     # ------------------------------------------------------------------- scoring
 

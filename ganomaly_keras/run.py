@@ -1,10 +1,11 @@
 """A training run in a run directory: train, select, calibrate, test once, export.
 
-`train_run` checks its arguments, locks the run directory, and then takes one step
-after another, each a function here: data (`DataSpec.splits`), model
-(`_build_detector`), callbacks (`_callbacks`), training (`_fit`), selection
-(`_select`: the best epoch from the checkpoint callback's state, then the score on
-validation), calibration, the test report (`_test_report`) and export (`_export`).
+`train_run` checks its arguments (`ganomaly_keras.run_config`), locks the run
+directory, and then takes one step after another, each a function here: data
+(`DataSpec.splits`), model (`_build_detector`), callbacks (`_callbacks`), training
+(`_fit`), selection (`_select_epoch`: the best epoch from the checkpoint callback's
+state; then `ganomaly_keras.selection.select_score` on validation), calibration, the
+test report (`_test_report`) and export (`_export`).
 The files it writes are listed in `ganomaly_keras.run_directory`.
 
 Model selection (best epoch, score) and calibration use the validation split only;
@@ -14,23 +15,15 @@ interrupted run resumes at the epoch it reached.
 
 import os
 import shutil
-import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras import arguments
-from ganomaly_keras.callbacks import (
-    AUROCCallback,
-    BestModelCheckpoint,
-    RunHistory,
-    StepBudget,
-    training_budget,
-)
+from ganomaly_keras.callbacks import AUROCCallback, BestModelCheckpoint, RunHistory, StepBudget
 from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
 from ganomaly_keras.data.folders import FileSplit
-from ganomaly_keras.data.spec import DataSpec, training_input
+from ganomaly_keras.data.spec import training_input
 from ganomaly_keras.evaluation import evaluate_detector
 from ganomaly_keras.execution import enable_determinism, make_strategy, worker_role
 from ganomaly_keras.export import (
@@ -39,10 +32,9 @@ from ganomaly_keras.export import (
     supported_formats,
     unsupported_formats,
 )
-from ganomaly_keras.models import registry
 from ganomaly_keras.models.registry import DETECTORS, detector_class
 from ganomaly_keras.plots import roc_curve_image, save_png, score_histogram_image
-from ganomaly_keras.precision import dtype_policy, float32_copy, resolve_precision
+from ganomaly_keras.precision import dtype_policy, float32_copy
 from ganomaly_keras.run_directory import (
     RunError,
     check_resumable,
@@ -51,6 +43,7 @@ from ganomaly_keras.run_directory import (
     load_run_spec,
     resolve_model_path,
 )
+from ganomaly_keras.run_config import run_config
 from ganomaly_keras.run_lock import RunLock
 from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
 from ganomaly_keras.selection import AUTO_SCORE, select_score
@@ -125,31 +118,14 @@ def train_run(
     trains it holds a lock on `run_dir` (`ganomaly_keras.run_lock`): a second run
     there fails at once, and a killed run's lock dies with its process.
     """
-    if epochs is None and steps is None:
-        epochs = 15
-    budget = training_budget(epochs, steps, validation_every)
-    batch_size = arguments.positive_integer("batch_size", batch_size)
-    arguments.choice("detector", detector, sorted(DETECTORS))
-    arguments.choice("jit_compile", jit_compile, ("auto", True, False))
-    policy = resolve_precision(precision)
-    if policy == "mixed_float16":
-        raise ValueError(
-            "mixed_float16 training is not supported yet: the two-optimizer step does "
-            "not scale its losses. Use precision='float32' or 'mixed_bfloat16'."
-        )
     export_formats = tuple(export_formats)
-    for name in export_formats:
-        arguments.choice("export format", name, EXPORT_FORMATS)
-    if not isinstance(spec, DataSpec):
-        raise ValueError(f"spec must be a ganomaly_keras.data.spec.DataSpec; got {spec!r}.")
+    config, budget = run_config(
+        spec, model_options, detector, epochs, steps, validation_every, batch_size,
+        jit_compile, export_formats, augment, deterministic, precision,
+    )
     run_dir = os.fspath(run_dir)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise ValueError(f"run_dir {run_dir!r} is a file; give a folder path.")
-    options = dict(model_options or {})
-    allowed = tuple(registry.model_options(detector))  # the parameter shadows the function
-    unknown = set(options) - set(allowed)
-    if unknown:
-        raise ValueError(f"{detector} has no options {sorted(unknown)}; it takes {allowed}.")
     if not isinstance(strategy, tf.distribute.Strategy):
         strategy = make_strategy(strategy)
     if deterministic:
@@ -158,18 +134,6 @@ def train_run(
     if not chief:  # every worker trains; only the chief's folder is the run
         run_dir = os.path.join(run_dir, "workers", task)
         export_formats = ()
-    config = {
-        "data": spec.to_dict(),
-        "detector": detector,
-        "model": options,
-        "training": {
-            "epochs": epochs, "steps": steps, "validation_every": budget[1],
-            "batch_size": batch_size, "jit_compile": jit_compile, "augment": bool(augment),
-            "deterministic": bool(deterministic),
-            "precision": precision, "dtype_policy": policy,
-        },
-        "export_formats": list(export_formats),
-    }
     created = first_missing_folder(run_dir)
     try:
         with RunLock(run_dir):

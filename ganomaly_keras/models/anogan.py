@@ -21,12 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import (
-    AdversarialDetector,
-    as_float32,
-    discriminator_bce,
-    mean_bce,
-)
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.losses import as_float32, discriminator_bce, mean_bce
 from ganomaly_keras.networks import Decoder, Discriminator
 
 
@@ -105,11 +101,18 @@ class AnoGAN(AdversarialDetector):
         self._finish_construction(("g_loss", "d_loss"))
 
     def build_networks(self, input_shape):
+        """Build the generator (from a 1 x 1 x latent_size code) and the discriminator for
+        images of `input_shape`.
+
+        Args:
+            input_shape: `(batch, size, size, channels)` of the images.
+        """
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build(input_shape)
 
     @property
     def term_definitions(self):
+        """`{"search_loss": its definition}` with this model's search steps and weight."""
         weight = self.discrimination_weight
         return {"search_loss": (
             f"after {self.search_steps} Adam steps on z from a fixed z0: {1 - weight:g} * "
@@ -197,11 +200,29 @@ class AnoGAN(AdversarialDetector):
         return z
 
     def reconstruction_outputs(self, x):
+        """The reconstruction through the latent search, G(z*), in inference mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(x_hat, code)`: the reconstructed batch and the latent codes,
+            shape `(batch, latent_size)`.
+        """
         z = self.search_latent(x)
         return self.generator(z, training=False), keras.ops.reshape(z, (-1, self.latent_size))
 
     def image_terms(self, x):
-        """`(G(z*), {"search_loss"})`: the latent search, then its loss."""
+        """AnoGAN's per-image score: the latent search, then its loss.
+
+        Args:
+            x: a float batch in [-1, 1], shape `(batch, size, size, channels)`.
+
+        Returns:
+            `(x_hat, terms)`: G(z*) for the searched code z*, and a dict of per-image
+            terms "search_loss" (the search's final loss), each of shape `(batch,)`;
+            float32, computed in inference mode.
+        """
         x = keras.ops.cast(x, "float32")
         real_features = self._real_features(x)  # once, for the search and the score
         z = self._search(x, real_features)

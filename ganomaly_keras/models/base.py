@@ -15,7 +15,7 @@ import inspect
 import keras
 import tensorflow as tf
 
-from ganomaly_keras import arguments, inputs, scoring, tiling
+from ganomaly_keras import arguments, inputs, tiling
 from ganomaly_keras.backend import require_tensorflow_backend
 from ganomaly_keras.models.decisions import DecisionMixin
 from ganomaly_keras.models.score_terms import ScoreTermsMixin
@@ -29,31 +29,8 @@ def default_optimizer(name):
     return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, name=name)
 
 
-def mean_bce(target, logits):
-    """Mean binary cross-entropy of logits against a target of 0s or 1s."""
-    target = keras.ops.full_like(logits, target)
-    return keras.ops.mean(keras.ops.binary_crossentropy(target, logits, from_logits=True))
-
-
-def discriminator_bce(real_logits, fake_logits):
-    """The DCGAN discriminator loss `0.5 * (BCE(D(x), 1) + BCE(D(fake), 0))`."""
-    return 0.5 * (mean_bce(1.0, real_logits) + mean_bce(0.0, fake_logits))
-
-
-def weighted_losses(parts, terms, discriminator_loss):
-    """A step's loss dict: "g_loss" (the weighted sum of `parts`, pairs
-    `(weight, name)` of `terms`), every term, and "d_loss"."""
-    return {
-        "g_loss": scoring.weighted_sum(parts, terms), **terms, "d_loss": discriminator_loss,
-    }
-
-
-def as_float32(*tensors):
-    """The tensors in float32, whatever the layers computed in (mixed precision)."""
-    return tuple(keras.ops.cast(t, "float32") for t in tensors)
-
-
 def num_replicas():
+    """How many replicas the current `tf.distribute` strategy trains on."""
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
@@ -191,7 +168,11 @@ class AdversarialDetector(DecisionMixin, ScoreTermsMixin, keras.Model):
         self.built = True
 
     def build_networks(self, input_shape):
-        """Build `self.generator` and `self.discriminator` for images of `input_shape`."""
+        """Build `self.generator` and `self.discriminator` for images of `input_shape`.
+
+        Args:
+            input_shape: `(batch, size, size, channels)` of the images.
+        """
         self.generator.build(input_shape)
         self.discriminator.build(input_shape)
 
@@ -214,6 +195,7 @@ class AdversarialDetector(DecisionMixin, ScoreTermsMixin, keras.Model):
 
     @property
     def tiled(self):
+        """Whether images of `input_size` are scored as tiles of `image_size`."""
         return self.input_size != self.image_size
 
     @property

@@ -15,7 +15,8 @@ feature-matching variant), f = D's joint features.
 import keras
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import AdversarialDetector, as_float32, mean_bce
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.losses import as_float32, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
 
@@ -63,12 +64,19 @@ class EGBAD(AdversarialDetector):
         self._finish_construction(("g_loss", "d_loss"))
 
     def build_networks(self, input_shape):
+        """Build the encoder, the generator and the joint (x, z) discriminator for images
+        of `input_shape`.
+
+        Args:
+            input_shape: `(batch, size, size, channels)` of the images.
+        """
         self.encoder.build(input_shape)
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build((input_shape, (input_shape[0], self.latent_size)))
 
     @property
     def generator_variables(self):
+        """What the generator optimizer (`model.optimizer`) updates: G's and E's weights."""
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
     term_definitions = {
@@ -79,6 +87,7 @@ class EGBAD(AdversarialDetector):
 
     @property
     def paper_score_weights(self):
+        """The paper's score as `{name: ((weight, term), ...)}`."""
         return {"paper": (
             (self.reconstruction_score_weight, "residual_l1"),
             (self.feature_score_weight, "feature_l1"),
@@ -102,11 +111,31 @@ class EGBAD(AdversarialDetector):
     # ------------------------------------------------------------------- scoring
 
     def reconstruction_outputs(self, x):
+        """The reconstruction through the encoder and the generator, G(E(x)), in inference
+        mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(x_hat, code)`: the reconstructed batch and the latent codes,
+            shape `(batch, latent_size)`.
+        """
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
     def image_terms(self, x):
-        """`(x_hat, {"residual_l1", "feature_l1"})` in inference mode, float32."""
+        """EGBAD's per-image score terms.
+
+        Args:
+            x: a float batch in [-1, 1], shape `(batch, size, size, channels)`.
+
+        Returns:
+            `(x_hat, terms)`: G(E(x)), and a dict of per-image terms "residual_l1" and
+            "feature_l1" (the joint discriminator's features of (x, E(x)) against those
+            of (G(E(x)), E(x))), each of shape `(batch,)`; float32, computed in
+            inference mode.
+        """
         x_hat, code = self.reconstruction_outputs(x)
         _, real_features = self.discriminator((x, code), training=False)
         _, fake_features = self.discriminator((x_hat, code), training=False)

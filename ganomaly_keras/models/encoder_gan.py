@@ -38,7 +38,8 @@ import keras
 import tensorflow as tf
 
 from ganomaly_keras import arguments, inputs
-from ganomaly_keras.models.base import AdversarialDetector, as_float32, step_logs
+from ganomaly_keras.models.base import AdversarialDetector, step_logs
+from ganomaly_keras.models.losses import as_float32
 from ganomaly_keras.networks import Critic, Decoder, Encoder
 
 
@@ -100,12 +101,18 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         self._finish_construction(("g_loss", "e_loss", "d_loss", "d_gp"))
 
     def build_networks(self, input_shape):
+        """Build the encoder, the generator and the critic for images of `input_shape`.
+
+        Args:
+            input_shape: `(batch, size, size, channels)` of the images.
+        """
         self.encoder.build(input_shape)
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build(input_shape)
 
     @property
     def generator_variables(self):
+        """What the generator optimizer (`model.optimizer`) updates: G's and E's weights."""
         return self.generator.trainable_variables + self.encoder.trainable_variables
 
     def _default_optimizer(self, name):
@@ -120,6 +127,8 @@ class SimultaneousEncoderGAN(AdversarialDetector):
 
     @property
     def paper_score_weights(self):
+        """The paper's scores (combined, latent norm, residual) as `{name: ((weight, term),
+        ...)}`."""
         weight = self.latent_norm_weight
         return {
             "combined": ((1.0 - weight, "residual"), (weight, "latent_norm")),
@@ -200,11 +209,30 @@ class SimultaneousEncoderGAN(AdversarialDetector):
     # ------------------------------------------------------------------- scoring
 
     def reconstruction_outputs(self, x):
+        """The reconstruction through the encoder and the generator, G(E(x)), in inference
+        mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(x_hat, code)`: the reconstructed batch and the latent codes,
+            shape `(batch, latent_size)`.
+        """
         code = self.encoder(x, training=False)
         return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
     def image_terms(self, x):
-        """`(x_hat, {"latent_norm", "residual"})` in inference mode, float32."""
+        """The simultaneous-encoder model's per-image score terms.
+
+        Args:
+            x: a float batch in [-1, 1], shape `(batch, size, size, channels)`.
+
+        Returns:
+            `(x_hat, terms)`: G(E(x)), and a dict of per-image terms "latent_norm"
+            (`||E(x)|| / sqrt(nz)`) and "residual" (`mean|x - G(E(x))|`), each of shape
+            `(batch,)`; float32, computed in inference mode.
+        """
         x_hat, code = self.reconstruction_outputs(x)
         x, x_hat, code = as_float32(x, x_hat, code)
         return x_hat, {

@@ -9,12 +9,8 @@ networks in `ganomaly_keras.networks`; the score terms in `ganomaly_keras.scorin
 import keras
 
 from ganomaly_keras import arguments, scoring
-from ganomaly_keras.models.base import (
-    AdversarialDetector,
-    as_float32,
-    discriminator_bce,
-    weighted_losses,
-)
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.losses import as_float32, discriminator_bce, weighted_losses
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.networks import Discriminator, Generator
 
@@ -110,7 +106,17 @@ class GANomaly(DiscriminatorReset, AdversarialDetector):
     # ------------------------------------------------------------------- scoring
 
     def image_terms(self, x):
-        """`(x_hat, {"latent_mse", "latent_l1"})` in inference mode, float32."""
+        """GANomaly's per-image score terms.
+
+        Args:
+            x: a float batch in [-1, 1], shape `(batch, size, size, channels)`.
+
+        Returns:
+            `(x_hat, terms)`: the reconstruction G_D(G_E(x)), and a dict of per-image
+            terms "latent_mse" (`mean((z - z_hat)^2)`) and "latent_l1"
+            (`mean|z - z_hat|`), each of shape `(batch,)`; float32, computed in
+            inference mode.
+        """
         x_hat, z, z_hat = self.generator(x, training=False)
         return x_hat, scoring.latent_terms(*as_float32(z, z_hat))
 

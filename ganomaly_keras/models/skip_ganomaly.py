@@ -17,13 +17,8 @@ mean((f(x) - f(x_hat))^2)` (0.9 / 0.1), in inference mode.
 import keras
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import (
-    AdversarialDetector,
-    as_float32,
-    discriminator_bce,
-    mean_bce,
-    weighted_losses,
-)
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.losses import as_float32, discriminator_bce, mean_bce, weighted_losses
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.networks import LatentDiscriminator, UNetGenerator
 
@@ -90,6 +85,7 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
 
     @property
     def paper_score_weights(self):
+        """The paper's score as `{name: ((weight, term), ...)}`."""
         return {"paper": (
             (self.reconstruction_score_weight, "reconstruction_mse"),
             (self.feature_score_weight, "feature_mse"),
@@ -121,7 +117,17 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
     # ------------------------------------------------------------------- scoring
 
     def image_terms(self, x):
-        """`(x_hat, {"reconstruction_mse", "feature_mse"})` in inference mode, float32."""
+        """skip-GANomaly's per-image score terms.
+
+        Args:
+            x: a float batch in [-1, 1], shape `(batch, size, size, channels)`.
+
+        Returns:
+            `(x_hat, terms)`: the U-Net's reconstruction, and a dict of per-image terms
+            "reconstruction_mse" and "feature_mse" (the discriminator's latent features
+            of x against those of x_hat), each of shape `(batch,)`; float32, computed in
+            inference mode.
+        """
         x_hat = self.generator(x, training=False)
         _, real_features = self.discriminator(x, training=False)
         _, fake_features = self.discriminator(x_hat, training=False)

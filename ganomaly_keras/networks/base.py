@@ -31,7 +31,15 @@ class DCGANNetwork(keras.Model):
         self.sync_batchnorm = bool(sync_batchnorm)
 
     def build_blocks(self, blocks, input_shape):
-        """Build `blocks` in order from `input_shape`; return the output shape."""
+        """Build `blocks` in order.
+
+        Args:
+            blocks: layers, each applied to the output of the one before.
+            input_shape: the shape the first layer receives.
+
+        Returns:
+            the shape the last layer returns.
+        """
         shape = tuple(input_shape)
         for layer in blocks:
             layer.build(shape)
@@ -40,6 +48,16 @@ class DCGANNetwork(keras.Model):
 
     @staticmethod
     def run_blocks(blocks, x, training):
+        """`x` through `blocks` in order.
+
+        Args:
+            blocks: layers, each applied to the output of the one before.
+            x: the first layer's input.
+            training: passed to every layer.
+
+        Returns:
+            the last layer's output.
+        """
         for layer in blocks:
             x = layer(x, training=training)
         return x

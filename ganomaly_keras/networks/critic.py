@@ -50,6 +50,15 @@ class Critic(keras.Model):
         self.built = True
 
     def call(self, x, training=False):
+        """Run the critic.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: accepted for Keras' sake; the critic has no BatchNorm.
+
+        Returns:
+            the critic's values, shape `(batch,)` (unbounded: a WGAN critic).
+        """
         for layer in self.blocks:
             x = layer(x, training=training)
         return keras.ops.reshape(x, (-1,))

@@ -71,6 +71,15 @@ class Decoder(DCGANNetwork):
         self.built = True
 
     def call(self, z, training=False):
+        """Run the network.
+
+        Args:
+            z: codes, shape `(batch, 1, 1, latent_size)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+        """
         return self.run_blocks(self.blocks, z, training)
 
     def compute_output_shape(self, input_shape):

@@ -59,6 +59,16 @@ class Discriminator(keras.Model):
         self.built = True
 
     def call(self, x, training=False):
+        """Run the network.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            `(logits, features)`: shape `(batch,)` and the last 4x4 map
+            before the final convolution.
+        """
         features = self.body.features(x, training=training)
         logits = self.body.final_conv(features)
         return keras.ops.reshape(logits, (-1,)), features

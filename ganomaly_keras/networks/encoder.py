@@ -44,10 +44,27 @@ class Encoder(DCGANNetwork):
         self.built = True
 
     def features(self, x, training=False):
-        """The last 4x4 map before the final convolution."""
+        """The last 4x4 map before the final convolution.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode when true.
+
+        Returns:
+            the feature map, shape `(batch, 4, 4, feature_channels)`.
+        """
         return self.run_blocks(self.feature_blocks, x, training)
 
     def call(self, x, training=False):
+        """Run the network.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            the codes, shape `(batch, 1, 1, latent_size)`.
+        """
         return self.final_conv(self.features(x, training=training))
 
     def compute_output_shape(self, input_shape):

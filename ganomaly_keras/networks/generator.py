@@ -59,6 +59,16 @@ class Generator(keras.Model):
         self.built = True
 
     def call(self, x, training=False):
+        """Run the network.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            `(x_hat, z, z_hat)`: the reconstruction G_D(G_E(x)), and the codes
+            G_E(x) and E(x_hat), each of shape `(batch, latent_size)`.
+        """
         z = self.encoder(x, training=training)
         x_hat = self.decoder(z, training=training)
         z_hat = self.latent_encoder(x_hat, training=training)

@@ -68,6 +68,16 @@ class JointDiscriminator(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
+        """Run the discriminator on (image, code) pairs.
+
+        Args:
+            inputs: `(x, z)`: images of shape `(batch, image_size, image_size,
+                channels)` and codes of `latent_size` values each.
+            training: bool, BatchNorm and dropout in training mode when true.
+
+        Returns:
+            `(logits, features)`: shape `(batch,)` and the joint layer's features.
+        """
         x, z = inputs
         for layer in self.image_blocks:
             x = layer(x, training=training)

@@ -62,6 +62,16 @@ class LatentDiscriminator(keras.Model):
         self.built = True
 
     def call(self, x, training=False):
+        """Run the network.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            `(logits, features)`: shape `(batch,)` and the latent features f,
+            shape `(batch, latent_size)`.
+        """
         features = self.body(x, training=training)
         logits = self.classifier(features)
         latent_size = self.body.latent_size
@@ -71,7 +81,11 @@ class LatentDiscriminator(keras.Model):
         )
 
     def reinitialize(self, condition=True):
-        """Redraw every weight from the reference initialisation where `condition`."""
+        """Redraw every weight and moving statistic from the reference initialisation.
+
+        Args:
+            condition: bool or boolean scalar tensor; where false nothing changes.
+        """
         L.reinitialize_layers(
             self.body.feature_blocks + [self.body.final_conv, self.classifier],
             self.reinit_seed_generator,

@@ -83,6 +83,15 @@ class UNetGenerator(keras.Model):
         self.built = True
 
     def call(self, x, training=False):
+        """Run the network.
+
+        Args:
+            x: float images in [-1, 1], shape `(batch, image_size, image_size, channels)`.
+            training: bool, BatchNorm in training mode (batch statistics) when true.
+
+        Returns:
+            the reconstruction, the same shape as `x`, in [-1, 1].
+        """
         skips = []
         for block in self.down_blocks:
             for layer in block:

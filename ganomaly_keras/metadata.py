@@ -81,10 +81,16 @@ class ExportMetadata:
 
     @property
     def color(self):
+        """"grayscale" for one channel, else "rgb"."""
         return "grayscale" if self.channels == 1 else "rgb"
 
     def to_dict(self):
-        """The JSON document (schema version 1)."""
+        """The JSON document `metadata.json` holds.
+
+        Returns:
+            dict in schema `schema_version`: package and library versions, the model's
+            class and config, input, scaling, threshold and artefacts.
+        """
         return {
             "schema_version": self.schema_version,
             "package": "ganomaly-keras",

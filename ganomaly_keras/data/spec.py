@@ -99,14 +99,29 @@ class DataSpec:
         return self.working_size or self.image_size
 
     def to_dict(self):
+        """Every field, for JSON.
+
+        Returns:
+            dict of the fields (what a run's config.json stores under "data").
+        """
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, config):
+        """The spec `to_dict` wrote.
+
+        Args:
+            config: dict of `DataSpec` fields.
+
+        Returns:
+            a `DataSpec`.
+        """
         return cls(**config)
 
     @property
     def protocol(self):
+        """The split protocol the fields select: "folder", "one_class",
+        "contaminated_leave_one_class_out" or "leave_one_class_out"."""
         if self.source == "folder":
             return "folder"
         if self.normal_class is not None:

@@ -16,12 +16,13 @@ import keras
 
 from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.encoded_reconstruction import EncodedReconstruction
 from ganomaly_keras.models.losses import as_float32, mean_bce
 from ganomaly_keras.networks import Decoder, Encoder, JointDiscriminator
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class EGBAD(AdversarialDetector):
+class EGBAD(EncodedReconstruction, AdversarialDetector):
     """EGBAD / BiGAN anomaly detector with the package's `fit`/score/export API.
 
     Args:
@@ -74,11 +75,6 @@ class EGBAD(AdversarialDetector):
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build((input_shape, (input_shape[0], self.latent_size)))
 
-    @property
-    def generator_variables(self):
-        """What the generator optimizer (`model.optimizer`) updates: G's and E's weights."""
-        return self.generator.trainable_variables + self.encoder.trainable_variables
-
     term_definitions = {
         "residual_l1": "mean |x - G(E(x))|",
         "feature_l1": "mean |f(x, E(x)) - f(G(E(x)), E(x))|, f = the discriminator's "
@@ -109,20 +105,6 @@ class EGBAD(AdversarialDetector):
         }
 
     # ------------------------------------------------------------------- scoring
-
-    def reconstruction_outputs(self, x):
-        """The reconstruction through the encoder and the generator, G(E(x)), in inference
-        mode.
-
-        Args:
-            x: a float batch in [-1, 1] of the networks' input shape.
-
-        Returns:
-            `(x_hat, code)`: the reconstructed batch and the latent codes,
-            shape `(batch, latent_size)`.
-        """
-        code = self.encoder(x, training=False)
-        return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
     def image_terms(self, x):
         """EGBAD's per-image score terms.

@@ -39,12 +39,13 @@ import tensorflow as tf
 
 from ganomaly_keras import arguments, inputs
 from ganomaly_keras.models.base import AdversarialDetector, step_logs
+from ganomaly_keras.models.encoded_reconstruction import EncodedReconstruction
 from ganomaly_keras.models.losses import as_float32
 from ganomaly_keras.networks import Critic, Decoder, Encoder
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class SimultaneousEncoderGAN(AdversarialDetector):
+class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
     """A WGAN-GP with an encoder trained on generated images at the same time.
 
     Same API as `GANomaly` (`fit`, `predict`, `reconstruct`, `calibrate`,
@@ -109,11 +110,6 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         self.encoder.build(input_shape)
         self.generator.build((input_shape[0], 1, 1, self.latent_size))
         self.discriminator.build(input_shape)
-
-    @property
-    def generator_variables(self):
-        """What the generator optimizer (`model.optimizer`) updates: G's and E's weights."""
-        return self.generator.trainable_variables + self.encoder.trainable_variables
 
     def _default_optimizer(self, name):
         return keras.optimizers.Adam(
@@ -207,20 +203,6 @@ class SimultaneousEncoderGAN(AdversarialDetector):
         return {"g_loss": generator_loss, "e_loss": encoder_loss, "d_loss": critic_loss, "d_gp": penalty}
 
     # ------------------------------------------------------------------- scoring
-
-    def reconstruction_outputs(self, x):
-        """The reconstruction through the encoder and the generator, G(E(x)), in inference
-        mode.
-
-        Args:
-            x: a float batch in [-1, 1] of the networks' input shape.
-
-        Returns:
-            `(x_hat, code)`: the reconstructed batch and the latent codes,
-            shape `(batch, latent_size)`.
-        """
-        code = self.encoder(x, training=False)
-        return self.generator(code, training=False), keras.ops.reshape(code, (-1, self.latent_size))
 
     def image_terms(self, x):
         """The simultaneous-encoder model's per-image score terms.

@@ -123,8 +123,8 @@ class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
 
     @property
     def paper_score_weights(self):
-        """The paper's scores (combined, latent norm, residual) as `{name: ((weight, term),
-        ...)}`."""
+        """The paper's scores (combined, latent norm, residual) as
+        `{name: ((weight, term), ...)}`."""
         weight = self.latent_norm_weight
         return {
             "combined": ((1.0 - weight, "residual"), (weight, "latent_norm")),

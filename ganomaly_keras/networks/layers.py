@@ -98,14 +98,21 @@ def reinitialize_layers(layers, seed_generator, condition=True):
 
     Used when the discriminator collapses (its loss below 1e-5 in the reference). Fresh values
     come from `seed_generator`, so a re-initialisation never repeats the first one.
-    `condition` may be a boolean tensor: every variable is then assigned
-    `where(condition, fresh, current)`. That form has no control flow, which
-    `tf.distribute` needs: a variable update inside `tf.cond` in a replica context
-    cannot synchronise the replicas.
+    With `condition=True` (the Python value) every variable is overwritten. With a
+    boolean tensor every variable is assigned `where(condition, fresh, current)`:
+    fresh values are drawn whatever the condition. That form has no control flow,
+    which `tf.distribute` needs (a variable update inside `tf.cond` in a replica
+    context cannot synchronise the replicas); outside a multi-replica strategy the
+    caller can put the `condition=True` form inside `tf.cond` instead, so that
+    nothing is drawn on the steps that keep the weights
+    (`models.discriminator_reset.DiscriminatorReset`).
     """
 
     def refill(variable, fresh):
-        variable.assign(keras.ops.where(condition, fresh, variable))
+        if condition is True:
+            variable.assign(fresh)
+        else:
+            variable.assign(keras.ops.where(condition, fresh, variable))
 
     def normal(variable, mean):
         return keras.random.normal(

@@ -1,15 +1,15 @@
 """How fast and how good, side by side on the machine at hand.
 
-`run_benchmark` (behind `ganomaly-keras benchmark`) measures on this machine, each
-measurement in a fresh child process, candidates alternating round by round
-(`ganomaly_keras.measurement`), saved to `<out_dir>/results.json` after every
-measurement so that an interrupted run resumes:
+`run_benchmark` (behind `ganomaly-keras benchmark`) measures on this machine in child
+processes, candidates alternating round by round (`ganomaly_keras.measurement`), saved
+to `<out_dir>/results.json` after every measurement so that an interrupted run resumes:
 
-- steady-state training images/s at 32x32x1, batch 64 (width 64, nz 100) under each
-  precision asked for (`float32` and `auto` by default, `auto` resolved from the CPU
-  flags), and with `against_torch` the PyTorch comparator
-  (`ganomaly_keras.torch_comparator`: the same networks and step); the ratio within
-  each round and its median;
+- training images/s at 32x32x1, batch 64 (width 64, nz 100) under each precision asked
+  for (`float32` and `auto` by default, `auto` resolved from the CPU flags), and with
+  `against_torch` the PyTorch comparator (`ganomaly_keras.torch_comparator`: the same
+  networks and step): one warmed-up worker process per candidate, timed blocks of
+  `model.fit` epochs interleaved between them (`measurement.interleave`); the ratio
+  within each round and its median;
 - FLOPs per training image, counted from the convolution layers' shapes: forward
   FLOPs of G (encoder, decoder, encoder) plus two forward passes of D (on x and on
   x_hat), times 3 for the backward pass (gradients with respect to inputs and
@@ -23,7 +23,8 @@ measurement so that an interrupted run resumes:
   each precision, so that `auto`'s AUROC can be held against float32's.
 
 Run this module as `python -m ganomaly_keras.benchmark '{"measure": ...}'` to take one
-measurement in this process (what the children do).
+measurement in this process, or with `'{"worker": "training", ...}'` to serve timed
+blocks (what the children do).
 """
 
 import json
@@ -107,20 +108,31 @@ class _EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def training_throughput(
+def training_block(
     image_size=32,
     channels=1,
     batch_size=64,
-    steps=30,
-    epochs=3,
+    steps=10,
     jit_compile=False,
     dtype_policy="float32",
+    steps_per_execution=1,
     **model_options,
 ):
-    """Steady-state training images/s: the median of `epochs` timed epochs of `steps`
-    steps each, after one untimed epoch (tracing). Random images: speed does not
-    depend on content. `dtype_policy` "mixed_bfloat16" or "mixed_float16" trains in
-    mixed precision (losses stay float32)."""
+    """A GANomaly training on random images (speed does not depend on content), warmed
+    up by one untimed epoch (tracing), and the function that times one more epoch.
+
+    Args:
+        image_size, channels, batch_size: the images and batches.
+        steps: steps per epoch.
+        jit_compile, steps_per_execution: passed to `compile`.
+        dtype_policy: "float32", "mixed_bfloat16" or "mixed_float16" (losses stay
+            float32).
+        **model_options: more `GANomaly` arguments.
+
+    Returns:
+        a function that trains one epoch of `steps` steps through `model.fit` and
+        returns `{"images_per_s", ...}`, timed from the epoch's start to its end.
+    """
     keras.utils.set_random_seed(0)
     shape = (image_size, image_size, channels)
     x = np.random.default_rng(0).uniform(-1, 1, (batch_size * steps,) + shape)
@@ -132,19 +144,32 @@ def training_throughput(
     )
     with policy_scope(dtype_policy):
         model = GANomaly(image_size=image_size, channels=channels, **model_options)
-    model.compile(jit_compile=jit_compile)
-    timer = _EpochTimer()
-    model.fit(dataset, epochs=epochs + 1, verbose=0, callbacks=[timer])
-    seconds = float(np.median(timer.seconds[1:]))
-    return {
+    model.compile(jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    model.fit(dataset, epochs=1, verbose=0)
+    row = {
         "framework": f"keras {keras.__version__}, tensorflow {tf.__version__}",
         "image_shape": list(shape),
         "batch_size": batch_size,
         "jit_compile": jit_compile,
+        "steps_per_execution": steps_per_execution,
         "dtype_policy": dtype_policy,
-        "images_per_s": batch_size * steps / seconds,
         "flops_per_image": training_flops_per_image(model),
     }
+
+    def one_epoch():
+        timer = _EpochTimer()
+        model.fit(dataset, epochs=1, verbose=0, callbacks=[timer])
+        return dict(row, images_per_s=batch_size * steps / timer.seconds[0])
+
+    return one_epoch
+
+
+def training_throughput(steps=30, epochs=3, **options):
+    """Steady-state training images/s of one process: the median of `epochs` timed
+    epochs of `training_block(steps=steps, **options)`."""
+    one_epoch = training_block(steps=steps, **options)
+    rows = [one_epoch() for _ in range(epochs)]
+    return dict(rows[0], images_per_s=float(np.median([r["images_per_s"] for r in rows])))
 
 
 def inference_latencies(image_size=32, channels=1, repeats=30):
@@ -203,6 +228,10 @@ MEASUREMENTS = {
     "mnist": mnist_digit,
 }
 
+# What `python -m ganomaly_keras.benchmark '{"worker": name, ...}'` serves, one timed
+# block per request (`ganomaly_keras.measurement.BlockWorker`).
+BLOCKS = {"training": training_block}
+
 
 def _in_child(module, measure, **arguments):
     from ganomaly_keras.measurement import measure_in_child
@@ -214,33 +243,39 @@ def _median(values):
     return float(statistics.median(values))
 
 
-def _training_section(results, policies, against_torch, pairs, steps, image_size, jit_compile):
-    from ganomaly_keras.measurement import alternate, ratios
+def _training_section(results, policies, against_torch, rounds, steps, image_size, jit_compile,
+                      steps_per_execution):
+    from ganomaly_keras.measurement import BlockWorker, interleave, ratios
 
     candidates = [f"keras/{policy}" for policy in policies]
     if against_torch:
         candidates.append("torch/float32")
     setting = dict(image_size=image_size, channels=1, batch_size=64, steps=steps)
 
-    def measure(candidate):
+    def start_worker(candidate):
         framework, policy = candidate.split("/")
         if framework == "torch":
-            return _in_child("ganomaly_keras.torch_comparator", "training", **setting)
-        return _in_child(__name__, "training", dtype_policy=policy, jit_compile=jit_compile, **setting)
+            return BlockWorker("ganomaly_keras.torch_comparator", {"worker": "training", **setting})
+        return BlockWorker(__name__, {
+            "worker": "training", "dtype_policy": policy, "jit_compile": jit_compile,
+            "steps_per_execution": steps_per_execution, **setting,
+        })
 
-    prefix = f"training/{image_size}x{image_size}x1/batch64/steps{steps}/jit{jit_compile}"
-    rounds = alternate(results, prefix, candidates, pairs, measure)
+    prefix = (f"training/{image_size}x{image_size}x1/batch64/steps{steps}/jit{jit_compile}"
+              f"/spe{steps_per_execution}/interleaved")
+    measured = interleave(results, prefix, candidates, rounds, start_worker)
     images_per_s = lambda row: row["images_per_s"]  # noqa: E731
     section = {
-        "setting": setting, "rounds": rounds, "candidates": candidates,
-        "median_images_per_s": {c: _median([r[c]["images_per_s"] for r in rounds]) for c in candidates},
-        "flops_per_image": rounds[0][candidates[0]]["flops_per_image"],
+        "setting": dict(setting, steps_per_execution=steps_per_execution),
+        "rounds": measured, "candidates": candidates,
+        "median_images_per_s": {c: _median([r[c]["images_per_s"] for r in measured]) for c in candidates},
+        "flops_per_image": measured[0][candidates[0]]["flops_per_image"],
     }
     if against_torch:
-        parameters = rounds[0]["torch/float32"]["parameters"]
+        parameters = measured[0]["torch/float32"]["parameters"]
         section["torch_parameters_match_design"] = parameters == DESIGN_PARAMETERS_32X1
         section["vs_torch"] = {
-            c: ratios(rounds, c, "torch/float32", images_per_s) for c in candidates[:-1]
+            c: ratios(measured, c, "torch/float32", images_per_s) for c in candidates[:-1]
         }
     return section
 
@@ -278,17 +313,20 @@ def _latency_section(results, against_torch, pairs):
 
 
 def run_benchmark(
-    out_dir="runs/benchmark", pairs=3, training_steps=30, precisions=("float32", "auto"),
+    out_dir="runs/benchmark", pairs=3, training_steps=10, precisions=("float32", "auto"),
     against_torch=False, mnist=None, digits=(0, 1, 2), epochs=3, jit_compile=False,
-    skip_training=False, skip_latency=False, image_size=32,
+    skip_training=False, skip_latency=False, image_size=32, training_rounds=12,
+    steps_per_execution=1,
 ):
     """Every measurement above, side by side, as one JSON-able report.
 
     Args:
         out_dir: `results.json` (after every measurement; a rerun on the same machine
             resumes) and `results.md`.
-        pairs: rounds of alternating measurements.
-        training_steps: timed steps per training epoch (3 timed epochs, 1 untimed).
+        pairs: rounds of alternating scoring-latency measurements (fresh processes).
+        training_steps: training steps per timed block (one Keras epoch).
+        training_rounds: timed training blocks per candidate, interleaved between
+            warmed-up worker processes (`measurement.interleave`).
         precisions: training precisions to measure ("auto" is resolved from this
             machine's CPU flags; duplicates after resolving are measured once).
         against_torch: also measure the PyTorch comparator (needs the `[bench]` extra).
@@ -296,6 +334,7 @@ def run_benchmark(
         digits: the held-out digits of that protocol.
         epochs: its training epochs.
         jit_compile: XLA for the Keras training measurements.
+        steps_per_execution: `compile`'s steps per execution for them.
         skip_training / skip_latency: leave a section out.
         image_size: the training measurements' image side (32; smaller for tests).
 
@@ -326,7 +365,8 @@ def run_benchmark(
     }
     if not skip_training:
         report["training"] = _training_section(
-            results, policies, against_torch, pairs, training_steps, image_size, jit_compile
+            results, policies, against_torch, training_rounds, training_steps, image_size,
+            jit_compile, steps_per_execution,
         )
     if not skip_latency:
         report["latency"] = _latency_section(results, against_torch, pairs)
@@ -355,5 +395,10 @@ def run_benchmark(
 if __name__ == "__main__":
     # `measurement.measure_in_child` set the package's TensorFlow settings in the
     # environment before this module imported TensorFlow.
+    from ganomaly_keras.measurement import serve_blocks
+
     request = json.loads(sys.argv[1])
-    print(json.dumps(MEASUREMENTS[request.pop("measure")](**request)))
+    if "worker" in request:
+        serve_blocks(BLOCKS[request.pop("worker")](**request))
+    else:
+        print(json.dumps(MEASUREMENTS[request.pop("measure")](**request)))

@@ -34,20 +34,26 @@ def _training_table(section, peak):
     setting = section["setting"]
     lines = [
         f"Training, {setting['image_size']}x{setting['image_size']}x1, batch "
-        f"{setting['batch_size']}, {setting['steps']} steps per timed epoch, "
-        f"{len(section['rounds'])} alternating rounds; {flops / 1e9:.3f} GFLOP per image:",
+        f"{setting['batch_size']}, steps_per_execution {setting.get('steps_per_execution', 1)}; "
+        f"{len(section['rounds'])} rounds of one timed {setting['steps']}-step epoch per "
+        f"candidate, interleaved between warmed-up worker processes (A B, B A, ...); "
+        f"{flops / 1e9:.3f} GFLOP per image:",
         "",
-        "| candidate | images/s per round | median | fraction of matmul peak | vs PyTorch per round | median ratio |",
-        "|---|---|---|---|---|---|",
+        "| candidate | images/s, median (lowest-highest) | fraction of matmul peak "
+        "| vs PyTorch, median ratio (quartiles) |",
+        "|---|---|---|---|",
     ]
     for candidate in section["candidates"]:
-        per_round = ", ".join(f"{r[candidate]['images_per_s']:.0f}" for r in section["rounds"])
+        values = [r[candidate]["images_per_s"] for r in section["rounds"]]
         median = section["median_images_per_s"][candidate]
         versus = section.get("vs_torch", {}).get(candidate)
+        spread = ""
+        if versus:
+            q1, q3 = np.quantile(versus["per_round"], [0.25, 0.75])
+            spread = f"{versus['median']:.2f}x ({q1:.2f}-{q3:.2f})"
         lines.append(
-            f"| {candidate} | {per_round} | {median:.1f} | {median * flops / 1e9 / peak:.2f} | "
-            + (f"{', '.join(f'{x:.2f}' for x in versus['per_round'])} | {versus['median']:.2f}x |"
-               if versus else "| |")
+            f"| {candidate} | {median:.1f} ({min(values):.0f}-{max(values):.0f}) | "
+            f"{median * flops / 1e9 / peak:.2f} | {spread} |"
         )
     if "torch_parameters_match_design" in section:
         lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "

@@ -107,6 +107,7 @@ def train(args):
         deterministic=args.deterministic,
         strategy=args.strategy,
         precision=args.precision,
+        steps_per_execution=args.steps_per_execution,
     )
     _print_json({k: metrics[k] for k in ("selected_epoch", "score", "validation", "test")})
     print(f"run directory: {args.run_dir}", file=sys.stderr)
@@ -222,9 +223,10 @@ def benchmark(args):
 
     report = run_benchmark(
         out_dir=args.out_dir or "runs/benchmark", pairs=args.pairs,
-        training_steps=args.steps or 30, precisions=args.precisions,
-        against_torch=args.against_torch, mnist=args.mnist, digits=args.digits,
-        epochs=args.epochs, jit_compile=args.jit_compile, skip_training=args.skip_training,
+        training_steps=args.steps or 10, training_rounds=args.rounds,
+        precisions=args.precisions, against_torch=args.against_torch, mnist=args.mnist,
+        digits=args.digits, epochs=args.epochs, jit_compile=args.jit_compile,
+        steps_per_execution=args.steps_per_execution, skip_training=args.skip_training,
         skip_latency=args.skip_latency,
     )
     if args.out:

@@ -175,6 +175,9 @@ def build_parser():
     )
     add_model_options(p)
     p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
+    p.add_argument("--steps-per-execution", type=POSITIVE, default=1,
+                   help="training steps per call into TensorFlow (1); with --steps, "
+                   "the steps and --validation-every must be multiples of it")
     p.add_argument("--deterministic", action="store_true",
                    help="bit-identical weights and scores for the same seed, data and "
                    "machine (TensorFlow op determinism; slower)")
@@ -224,7 +227,14 @@ def build_parser():
     p.add_argument("--images", type=POSITIVE, default=50_000,
                    help="folder: PNG files to generate (50000)")
     p.add_argument("--pairs", type=POSITIVE, default=3,
-                   help="speed and folder: rounds of alternating measurements (3)")
+                   help="speed (scoring latency) and folder: rounds of alternating "
+                   "measurements in fresh processes (3)")
+    p.add_argument("--rounds", type=POSITIVE, default=12,
+                   help="speed: timed training blocks per candidate, interleaved "
+                   "between warmed-up worker processes (12)")
+    p.add_argument("--steps-per-execution", type=POSITIVE, default=1,
+                   help="speed: compile()'s steps_per_execution for the Keras "
+                   "training measurements (1)")
     p.add_argument("--against-torch", action="store_true",
                    help="speed: also measure the PyTorch comparator, alternating "
                    '(pip install -e ".[bench]")')
@@ -233,7 +243,7 @@ def build_parser():
     p.add_argument("--work-dir", help="folder: where the generated images live "
                    "(default OUT_DIR/data; reused by reruns)")
     p.add_argument("--steps", type=POSITIVE, default=None,
-                   help="speed: timed training steps per shape (30); quality: "
+                   help="speed: training steps per timed block (10); quality: "
                    "training steps per folder (150)")
     p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
     p.add_argument("--folders", nargs="+", help="quality: only these folders")

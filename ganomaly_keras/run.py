@@ -70,7 +70,7 @@ def train_run(
     run_dir, spec, model_options=None, detector="ganomaly", epochs=None, batch_size=64,
     jit_compile="auto", export_formats=EXPORT_FORMATS, overwrite=False, verbose="auto",
     steps=None, validation_every=None, augment=False, deterministic=False,
-    strategy="default", precision="float32",
+    strategy="default", precision="float32", steps_per_execution=1,
 ):
     """Train, select on validation, calibrate, test once, export.
 
@@ -108,6 +108,10 @@ def train_run(
             AVX512_BF16 or AMX, else float32); mixed_float16 is refused for now. It applies to
             training and validation during training only: the selected model is
             rebuilt in float32 before calibration, testing, saving and export.
+        steps_per_execution: training steps per call into TensorFlow (`compile`'s
+            argument): fewer Python round trips per step, a few percent more
+            training images/s (README, Speed). Callbacks then see batches in groups;
+            with `steps`, the budget and `validation_every` must be multiples of it.
 
     Returns:
         the run's metrics (also written to metrics.json): data, selected epoch,
@@ -121,7 +125,7 @@ def train_run(
     export_formats = tuple(export_formats)
     config, budget = run_config(
         spec, model_options, detector, epochs, steps, validation_every, batch_size,
-        jit_compile, export_formats, augment, deterministic, precision,
+        jit_compile, export_formats, augment, deterministic, precision, steps_per_execution,
     )
     run_dir = os.fspath(run_dir)
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
@@ -217,7 +221,10 @@ def _build_detector(config, spec, channels, strategy, auto_score):
             image_size=spec.image_size, channels=channels, seed=spec.seed,
             working_size=spec.working_size, **options,
         )
-        model.compile(jit_compile=config["training"]["jit_compile"])
+        model.compile(
+            jit_compile=config["training"]["jit_compile"],
+            steps_per_execution=config["training"].get("steps_per_execution", 1),
+        )
     return model
 
 

@@ -17,7 +17,7 @@ from ganomaly_keras.precision import resolve_precision
 
 def run_config(
     spec, model_options, detector, epochs, steps, validation_every, batch_size, jit_compile,
-    export_formats, augment, deterministic, precision,
+    export_formats, augment, deterministic, precision, steps_per_execution=1,
 ):
     """The checked settings of a run.
 
@@ -34,6 +34,8 @@ def run_config(
         augment: bool, augment training batches.
         deterministic: bool, bit-identical training.
         precision: "float32", "mixed_bfloat16", "mixed_float16" or "auto".
+        steps_per_execution: training steps per call into TensorFlow; with `steps`,
+            the budget and `validation_every` must be multiples of it.
 
     Returns:
         `(config, budget)`: the config.json dict (data, detector, model, training,
@@ -55,6 +57,17 @@ def run_config(
             "mixed_float16 training is not supported yet: the two-optimizer step does "
             "not scale its losses. Use precision='float32' or 'mixed_bfloat16'."
         )
+    steps_per_execution = arguments.positive_integer("steps_per_execution", steps_per_execution)
+    if steps is not None:
+        # Keras runs whole groups of steps on a repeated dataset: an epoch or budget
+        # that is not a multiple of the group would overshoot.
+        for name, value in (("steps", steps), ("validation_every", budget[1])):
+            if value % steps_per_execution:
+                raise ValueError(
+                    f"{name} ({value}) must be a multiple of steps_per_execution "
+                    f"({steps_per_execution}): Keras runs whole groups of steps. Choose "
+                    "a multiple, or steps_per_execution=1."
+                )
     for name in export_formats:
         arguments.choice("export format", name, EXPORT_FORMATS)
     if not isinstance(spec, DataSpec):
@@ -76,4 +89,8 @@ def run_config(
         },
         "export_formats": list(export_formats),
     }
+    if steps_per_execution != 1:
+        # Only when set: the config of a run from before this option stays equal
+        # to what the same call makes now, so that run can still resume.
+        config["training"]["steps_per_execution"] = steps_per_execution
     return config, budget

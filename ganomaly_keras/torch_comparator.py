@@ -176,10 +176,10 @@ def _threads():
     return torch.get_num_threads()
 
 
-def training_throughput(image_size=32, channels=1, batch_size=64, steps=30, epochs=3):
-    """Steady-state training images/s with the protocol of
-    `ganomaly_keras.benchmark.training_throughput`: random images, one untimed epoch of
-    `steps` steps, then the median of `epochs` timed epochs."""
+def training_block(image_size=32, channels=1, batch_size=64, steps=10):
+    """The PyTorch side of `ganomaly_keras.benchmark.training_block`: the comparator
+    on random images, warmed up by one untimed epoch of `steps` steps, and the
+    function that times one more epoch and returns `{"images_per_s", ...}`."""
     threads = _threads()
     generator, discriminator = build(image_size, channels)
     step = TrainingStep(generator, discriminator)
@@ -187,20 +187,30 @@ def training_throughput(image_size=32, channels=1, batch_size=64, steps=30, epoc
     data = torch.from_numpy(
         rng.uniform(-1, 1, (steps, batch_size, channels, image_size, image_size)).astype("float32")
     )
-    seconds = []
-    for epoch in range(epochs + 1):
+
+    def one_epoch():
         start = time.perf_counter()
         for batch in data:
             step(batch)
-        seconds.append(time.perf_counter() - start)
-    return {
-        "framework": f"torch {torch.__version__}",
-        "threads": threads,
-        "image_shape": [image_size, image_size, channels],
-        "batch_size": batch_size,
-        "images_per_s": batch_size * steps / float(np.median(seconds[1:])),
-        "parameters": parameter_counts(generator, discriminator),
-    }
+        return {
+            "framework": f"torch {torch.__version__}",
+            "threads": threads,
+            "image_shape": [image_size, image_size, channels],
+            "batch_size": batch_size,
+            "images_per_s": batch_size * steps / (time.perf_counter() - start),
+            "parameters": parameter_counts(generator, discriminator),
+        }
+
+    one_epoch()
+    return one_epoch
+
+
+def training_throughput(steps=30, epochs=3, **options):
+    """Steady-state training images/s of one process, as
+    `ganomaly_keras.benchmark.training_throughput` measures it."""
+    one_epoch = training_block(steps=steps, **options)
+    rows = [one_epoch() for _ in range(epochs)]
+    return dict(rows[0], images_per_s=float(np.median([r["images_per_s"] for r in rows])))
 
 
 def scoring_latencies(image_size=32, channels=1, repeats=30):
@@ -231,7 +241,13 @@ def scoring_latencies(image_size=32, channels=1, repeats=30):
 
 
 MEASUREMENTS = {"training": training_throughput, "scoring": scoring_latencies}
+BLOCKS = {"training": training_block}
 
 if __name__ == "__main__":
+    from ganomaly_keras.measurement import serve_blocks
+
     request = json.loads(sys.argv[1])
-    print(json.dumps(MEASUREMENTS[request.pop("measure")](**request)))
+    if "worker" in request:
+        serve_blocks(BLOCKS[request.pop("worker")](**request))
+    else:
+        print(json.dumps(MEASUREMENTS[request.pop("measure")](**request)))

@@ -3,6 +3,7 @@ timing of a run's phases, and the PyTorch comparator's faithfulness (where torch
 installed: the `[bench]` extra, not part of the test command)."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from ganomaly_keras import measurement
 from ganomaly_keras.benchmark import DESIGN_PARAMETERS_32X1, run_benchmark
 from ganomaly_keras.benchmark_report import markdown_report
-from ganomaly_keras.measurement import ResultsFile, alternate, ratios
+from ganomaly_keras.measurement import BlockWorker, ResultsFile, alternate, interleave, ratios
 from ganomaly_keras.timing import PhaseTimes, TimedCallback, is_default
 
 
@@ -115,26 +116,83 @@ def test_phase_times_split_fit_into_steps_and_callbacks():
 @pytest.mark.slow
 def test_the_benchmark_measures_in_children_and_a_rerun_measures_nothing(tmp_path, monkeypatch):
     out = str(tmp_path / "bench")
-    report = run_benchmark(
-        out_dir=out, pairs=1, training_steps=2, precisions=("float32",), skip_latency=True,
-        image_size=16,
-    )
+    options = dict(out_dir=out, training_rounds=2, training_steps=2, precisions=("float32",),
+                   skip_latency=True, image_size=16)
+    report = run_benchmark(**options)
     training = report["training"]
     assert training["candidates"] == ["keras/float32"]
-    assert len(training["rounds"]) == 1
+    assert len(training["rounds"]) == 2
     assert all(r["keras/float32"]["images_per_s"] > 0 for r in training["rounds"])
+    assert training["setting"]["steps"] == 2
     with open(f"{out}/results.json") as handle:
-        assert len(json.load(handle)["measurements"]) == 2  # the peak and one round
+        assert len(json.load(handle)["measurements"]) == 3  # the peak and two blocks
 
     def no_measuring(*args, **kwargs):
         raise AssertionError("a resumed benchmark measured again")
 
     monkeypatch.setattr(measurement, "measure_in_child", no_measuring)
-    again = run_benchmark(
-        out_dir=out, pairs=1, training_steps=2, precisions=("float32",), skip_latency=True,
-        image_size=16,
-    )
+    monkeypatch.setattr(measurement, "BlockWorker", no_measuring)
+    again = run_benchmark(**options)
     assert again["training"]["median_images_per_s"] == training["median_images_per_s"]
+
+
+class _FakeWorker:
+    def __init__(self, candidate, log):
+        self.candidate, self.log = candidate, log
+
+    def run_block(self):
+        self.log.append(self.candidate)
+        return {"images_per_s": len(self.log)}
+
+    def close(self):
+        self.log.append(f"close {self.candidate}")
+
+
+def test_interleave_reverses_the_order_every_other_round_and_resumes(tmp_path):
+    path = str(tmp_path / "results.json")
+    log = []
+    rounds = interleave(ResultsFile(path), "t", ["a", "b", "c"], 3,
+                        lambda candidate: _FakeWorker(candidate, log))
+    assert log[:9] == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
+    assert sorted(log[9:]) == ["close a", "close b", "close c"]
+    assert [r["b"]["images_per_s"] for r in rounds] == [2, 5, 8]
+    # A rerun with one more round starts workers again for that round only.
+    log.clear()
+    again = interleave(ResultsFile(path), "t", ["a", "b", "c"], 4,
+                       lambda candidate: _FakeWorker(candidate, log))
+    assert log[:3] == ["c", "b", "a"]
+    assert again[:3] == rounds
+    log.clear()
+    interleave(ResultsFile(path), "t", ["a", "b", "c"], 4,
+               lambda candidate: pytest.fail("nothing is missing: no worker starts"))
+
+
+def _test_worker(monkeypatch, **options):
+    here = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    return BlockWorker("block_worker_task", options, timeout=60)
+
+
+def test_block_worker_keeps_its_process_between_blocks(monkeypatch):
+    worker = _test_worker(monkeypatch, name="w")
+    try:
+        # The same process counts on; stdout chatter is not taken for a reply.
+        assert [worker.run_block() for _ in range(3)] == [
+            {"blocks": n, "name": "w"} for n in (1, 2, 3)
+        ]
+    finally:
+        worker.close()
+    assert worker._process.returncode == 0
+
+
+def test_block_worker_reports_a_dead_worker_with_its_error(monkeypatch):
+    worker = _test_worker(monkeypatch, name="w", fail_after=1)
+    try:
+        worker.run_block()
+        with pytest.raises(RuntimeError, match="fails on purpose"):
+            worker.run_block()
+    finally:
+        worker.close()
 
 
 def test_against_torch_without_torch_names_the_extra(monkeypatch, tmp_path):

@@ -209,6 +209,31 @@ def test_a_step_budget_makes_exactly_that_many_updates(tmp_path):
         assert [row["epoch"] for row in json.load(handle)] == [0, 1, 2]
 
 
+def test_steps_per_execution_keeps_the_budget_and_the_validation_cadence(tmp_path):
+    spec = DataSpec(image_size=16)
+    metrics = train_run(str(tmp_path / "run"), spec, TINY, steps=8, validation_every=4,
+                        steps_per_execution=2, export_formats=(), verbose=0)
+    assert metrics["training_steps"] == 8
+    with open(tmp_path / "run" / "history.json") as handle:
+        assert [row["epoch"] for row in json.load(handle)] == [0, 1]
+    with open(tmp_path / "run" / "config.json") as handle:
+        assert json.load(handle)["training"]["steps_per_execution"] == 2
+    # Epochs of finite data end with the data, whatever the group size.
+    epochs = train_run(str(tmp_path / "epochs"), spec, TINY, epochs=1, batch_size=64,
+                       steps_per_execution=4, export_formats=(), verbose=0)
+    batches = -(-epochs["data"]["splits"]["train"]["images"] // 64)
+    assert batches % 4 != 0  # the last group is cut short by the end of the data
+    assert epochs["training_steps"] == batches
+
+
+@pytest.mark.parametrize("steps,every", [(7, None), (8, 3)])
+def test_a_step_budget_that_splits_a_group_of_steps_is_refused(tmp_path, steps, every):
+    with pytest.raises(ValueError, match="multiple of steps_per_execution"):
+        train_run(str(tmp_path / "run"), DataSpec(image_size=16), TINY, steps=steps,
+                  validation_every=every, steps_per_execution=2)
+    assert not (tmp_path / "run").exists()
+
+
 def test_steps_and_epochs_together_are_refused(tmp_path):
     with pytest.raises(ValueError, match="epochs or steps, not both"):
         train_run(str(tmp_path / "run"), DataSpec(image_size=16), TINY, epochs=2, steps=4)

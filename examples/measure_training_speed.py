@@ -6,7 +6,9 @@ Description: Steady-state training images/s at the reference setting.
 depend on content), float32 or --precision. The first epoch (tracing) is excluded; the
 median of the timed epochs is printed. This is one process's figure: to compare with
 PyTorch or between precisions, use `ganomaly-keras benchmark speed --against-torch`,
-which measures the candidates side by side, alternating, in fresh processes.
+which measures the candidates side by side: warmed-up worker processes taking turns
+with short timed blocks. To see where a step's time goes, use
+examples/profile_training_step.py.
 
 Usage:
     python examples/measure_training_speed.py [--channels 1] [--steps 40] [--epochs 3]
@@ -36,8 +38,9 @@ def main():
     parser.add_argument("--precision", default="float32", choices=PRECISIONS)
     args = parser.parse_args()
     row = training_throughput(
-        args.image_size, args.channels, args.batch_size, args.steps, args.epochs,
-        jit_compile=args.jit_compile, dtype_policy=resolve_precision(args.precision),
+        image_size=args.image_size, channels=args.channels, batch_size=args.batch_size,
+        steps=args.steps, epochs=args.epochs, jit_compile=args.jit_compile,
+        dtype_policy=resolve_precision(args.precision),
     )
     row["TF_ENABLE_ONEDNN_OPTS"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     print(json.dumps(row))

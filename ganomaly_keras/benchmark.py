@@ -243,33 +243,45 @@ def _median(values):
     return float(statistics.median(values))
 
 
+def _keras_candidates(policies, steps_per_execution):
+    """`{name: (policy, steps per execution)}`: "keras/<policy>", with "/spe<n>" where
+    n is not 1."""
+    return {
+        f"keras/{policy}" + (f"/spe{n}" if n != 1 else ""): (policy, n)
+        for policy in policies for n in steps_per_execution
+    }
+
+
 def _training_section(results, policies, against_torch, rounds, steps, image_size, jit_compile,
                       steps_per_execution):
     from ganomaly_keras.measurement import BlockWorker, interleave, ratios
 
-    candidates = [f"keras/{policy}" for policy in policies]
+    keras_candidates = _keras_candidates(policies, steps_per_execution)
+    candidates = list(keras_candidates)
     if against_torch:
         candidates.append("torch/float32")
     setting = dict(image_size=image_size, channels=1, batch_size=64, steps=steps)
 
     def start_worker(candidate):
-        framework, policy = candidate.split("/")
-        if framework == "torch":
+        if candidate == "torch/float32":
             return BlockWorker("ganomaly_keras.torch_comparator", {"worker": "training", **setting})
+        policy, per_execution = keras_candidates[candidate]
         return BlockWorker(__name__, {
             "worker": "training", "dtype_policy": policy, "jit_compile": jit_compile,
-            "steps_per_execution": steps_per_execution, **setting,
+            "steps_per_execution": per_execution, **setting,
         })
 
-    prefix = (f"training/{image_size}x{image_size}x1/batch64/steps{steps}/jit{jit_compile}"
-              f"/spe{steps_per_execution}/interleaved")
+    prefix = f"training/{image_size}x{image_size}x1/batch64/steps{steps}/jit{jit_compile}/interleaved"
     measured = interleave(results, prefix, candidates, rounds, start_worker)
     images_per_s = lambda row: row["images_per_s"]  # noqa: E731
     section = {
-        "setting": dict(setting, steps_per_execution=steps_per_execution),
+        "setting": setting,
         "rounds": measured, "candidates": candidates,
         "median_images_per_s": {c: _median([r[c]["images_per_s"] for r in measured]) for c in candidates},
         "flops_per_image": measured[0][candidates[0]]["flops_per_image"],
+    }
+    section["vs_first"] = {
+        c: ratios(measured, c, candidates[0], images_per_s) for c in candidates[1:]
     }
     if against_torch:
         parameters = measured[0]["torch/float32"]["parameters"]
@@ -316,7 +328,7 @@ def run_benchmark(
     out_dir="runs/benchmark", pairs=3, training_steps=10, precisions=("float32", "auto"),
     against_torch=False, mnist=None, digits=(0, 1, 2), epochs=3, jit_compile=False,
     skip_training=False, skip_latency=False, image_size=32, training_rounds=12,
-    steps_per_execution=1,
+    steps_per_execution=(1,),
 ):
     """Every measurement above, side by side, as one JSON-able report.
 
@@ -334,7 +346,8 @@ def run_benchmark(
         digits: the held-out digits of that protocol.
         epochs: its training epochs.
         jit_compile: XLA for the Keras training measurements.
-        steps_per_execution: `compile`'s steps per execution for them.
+        steps_per_execution: `compile`'s steps per execution for them: each value is
+            a candidate of its own ("keras/<policy>/spe<n>" where n is not 1).
         skip_training / skip_latency: leave a section out.
         image_size: the training measurements' image side (32; smaller for tests).
 
@@ -366,7 +379,7 @@ def run_benchmark(
     if not skip_training:
         report["training"] = _training_section(
             results, policies, against_torch, training_rounds, training_steps, image_size,
-            jit_compile, steps_per_execution,
+            jit_compile, tuple(dict.fromkeys(steps_per_execution)),
         )
     if not skip_latency:
         report["latency"] = _latency_section(results, against_torch, pairs)

@@ -29,31 +29,37 @@ def markdown_report(report):
     return "\n".join(lines)
 
 
+def _ratio(versus):
+    """"1.23x (1.10-1.30)": a median ratio and its quartiles across rounds; "" for none."""
+    if not versus:
+        return ""
+    q1, q3 = np.quantile(versus["per_round"], [0.25, 0.75])
+    return f"{versus['median']:.2f}x ({q1:.2f}-{q3:.2f})"
+
+
 def _training_table(section, peak):
     flops = section["flops_per_image"]["training"]
     setting = section["setting"]
     lines = [
         f"Training, {setting['image_size']}x{setting['image_size']}x1, batch "
-        f"{setting['batch_size']}, steps_per_execution {setting.get('steps_per_execution', 1)}; "
+        f"{setting['batch_size']}; "
         f"{len(section['rounds'])} rounds of one timed {setting['steps']}-step epoch per "
         f"candidate, interleaved between warmed-up worker processes (A B, B A, ...); "
         f"{flops / 1e9:.3f} GFLOP per image:",
         "",
         "| candidate | images/s, median (lowest-highest) | fraction of matmul peak "
+        f"| vs {section['candidates'][0]}, median ratio (quartiles) "
         "| vs PyTorch, median ratio (quartiles) |",
-        "|---|---|---|---|",
+        "|---|---|---|---|---|",
     ]
     for candidate in section["candidates"]:
         values = [r[candidate]["images_per_s"] for r in section["rounds"]]
         median = section["median_images_per_s"][candidate]
-        versus = section.get("vs_torch", {}).get(candidate)
-        spread = ""
-        if versus:
-            q1, q3 = np.quantile(versus["per_round"], [0.25, 0.75])
-            spread = f"{versus['median']:.2f}x ({q1:.2f}-{q3:.2f})"
         lines.append(
             f"| {candidate} | {median:.1f} ({min(values):.0f}-{max(values):.0f}) | "
-            f"{median * flops / 1e9 / peak:.2f} | {spread} |"
+            f"{median * flops / 1e9 / peak:.2f} | "
+            f"{_ratio(section.get('vs_first', {}).get(candidate))} | "
+            f"{_ratio(section.get('vs_torch', {}).get(candidate))} |"
         )
     if "torch_parameters_match_design" in section:
         lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "

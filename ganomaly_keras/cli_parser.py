@@ -232,9 +232,9 @@ def build_parser():
     p.add_argument("--rounds", type=POSITIVE, default=12,
                    help="speed: timed training blocks per candidate, interleaved "
                    "between warmed-up worker processes (12)")
-    p.add_argument("--steps-per-execution", type=POSITIVE, default=1,
+    p.add_argument("--steps-per-execution", type=POSITIVE, nargs="+", default=[1],
                    help="speed: compile()'s steps_per_execution for the Keras "
-                   "training measurements (1)")
+                   "training measurements, each value a candidate of its own (1)")
     p.add_argument("--against-torch", action="store_true",
                    help="speed: also measure the PyTorch comparator, alternating "
                    '(pip install -e ".[bench]")')

@@ -109,11 +109,11 @@ def train_run(
             training and validation during training only: the selected model is
             rebuilt in float32 before calibration, testing, saving and export.
         steps_per_execution: training steps per call into TensorFlow (`compile`'s
-            argument): fewer round trips from Python per step. On a 2-core CPU at
-            32x32, batch 64, 10 measured 1.03x the images/s of 1, within the noise
-            (README, Speed); it pays where steps are short (small models, GPUs).
-            Callbacks then see batches in groups; with `steps`, the budget and
-            `validation_every` must be multiples of it.
+            argument): fewer round trips from Python per step, for machines where
+            a step is short; on a 2-core CPU at 32x32, batch 64, 10 measured 0.97x
+            the images/s of 1 (README, Speed). Callbacks then see batches in
+            groups; with `steps`, the budget and `validation_every` must be
+            multiples of it.
 
     Returns:
         the run's metrics (also written to metrics.json): data, selected epoch,

@@ -346,8 +346,9 @@ def run_benchmark(
         digits: the held-out digits of that protocol.
         epochs: its training epochs.
         jit_compile: XLA for the Keras training measurements.
-        steps_per_execution: `compile`'s steps per execution for them: each value is
-            a candidate of its own ("keras/<policy>/spe<n>" where n is not 1).
+        steps_per_execution: `compile`'s steps per execution for them, an int or a
+            sequence: each value is a candidate of its own ("keras/<policy>/spe<n>"
+            where n is not 1).
         skip_training / skip_latency: leave a section out.
         image_size: the training measurements' image side (32; smaller for tests).
 
@@ -379,7 +380,7 @@ def run_benchmark(
     if not skip_training:
         report["training"] = _training_section(
             results, policies, against_torch, training_rounds, training_steps, image_size,
-            jit_compile, tuple(dict.fromkeys(steps_per_execution)),
+            jit_compile, tuple(dict.fromkeys(np.atleast_1d(steps_per_execution).tolist())),
         )
     if not skip_latency:
         report["latency"] = _latency_section(results, against_torch, pairs)

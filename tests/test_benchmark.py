@@ -82,6 +82,30 @@ def test_the_mnist_table_holds_each_precision_against_float32s_auroc():
     assert "largest test AUROC difference 0.050 over 2 digits (outside 0.01)" in outside
 
 
+def test_the_training_table_gives_median_ratios_with_their_quartiles():
+    from ganomaly_keras.measurement import ratios as round_ratios
+
+    candidates = ["keras/float32", "keras/float32/spe10", "torch/float32"]
+    speeds = {"keras/float32": [100, 200, 150, 120], "keras/float32/spe10": [110, 190, 165, 120],
+              "torch/float32": [50, 100, 100, 60]}
+    rounds = [{c: {"images_per_s": speeds[c][i]} for c in candidates} for i in range(4)]
+    value = lambda row: row["images_per_s"]  # noqa: E731
+    report = dict(_mnist_report([0.8]), training={
+        "setting": {"image_size": 32, "channels": 1, "batch_size": 64, "steps": 10},
+        "rounds": rounds, "candidates": candidates,
+        "median_images_per_s": {c: float(np.median(speeds[c])) for c in candidates},
+        "flops_per_image": {"training": 1e9},
+        "vs_first": {c: round_ratios(rounds, c, candidates[0], value) for c in candidates[1:]},
+        "vs_torch": {c: round_ratios(rounds, c, "torch/float32", value) for c in candidates[:-1]},
+    })
+    text = markdown_report(report)
+    assert "4 rounds of one timed 10-step epoch per candidate" in text
+    # float32 against torch: 2.0, 2.0, 1.5, 2.0 -> median 2.00, quartiles 1.88-2.00.
+    assert "| keras/float32 | 135.0 (100-200) | 1.35 |  | 2.00x (1.88-2.00) |" in text
+    # spe10 against float32: 1.1, 0.95, 1.1, 1.0 -> median 1.05, quartiles 0.99-1.10.
+    assert "| keras/float32/spe10 | 142.5 (110-190) | 1.43 | 1.05x (0.99-1.10) | 1.95x (1.84-2.05) |" in text
+
+
 class _Slow(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import time

@@ -248,6 +248,14 @@ class BlockWorker:
         self._stderr.close()
 
 
+def median_of_blocks(run_block, blocks):
+    """One process's steady-state figure: `blocks` timed blocks of `run_block` (an
+    already warmed-up block function, as `serve_blocks` takes), and the first block's
+    result with "images_per_s" replaced by the median over all of them."""
+    rows = [run_block() for _ in range(blocks)]
+    return dict(rows[0], images_per_s=float(np.median([r["images_per_s"] for r in rows])))
+
+
 def interleave(results, prefix, candidates, rounds, start_worker):
     """Timed blocks of warmed-up workers, one per candidate, in turn: the candidates in
     order in even rounds and in reverse order in odd ones (A B, B A, ...), so that a

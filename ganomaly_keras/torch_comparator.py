@@ -2,8 +2,9 @@
 step, written in PyTorch, to measure speed side by side on the machine at hand.
 
 Not part of the library: it needs the optional extra `pip install -e ".[bench]"`
-(torch 2.13.0, CPU build) and is run by `ganomaly-keras benchmark --against-torch`,
-each measurement in a fresh process (`python -m ganomaly_keras.torch_comparator`).
+(torch 2.13.0, CPU build) and is run by `ganomaly-keras benchmark --against-torch`
+in child processes (`python -m ganomaly_keras.torch_comparator`): a warmed-up worker
+serving timed training blocks, or a fresh process per scoring measurement.
 
 It is faithful to DESIGN.md sections 1 and 2 and to `ganomaly_keras.models.GANomaly`:
 the same DCGAN encoder, decoder, second encoder and discriminator (4x4 convolutions
@@ -208,9 +209,9 @@ def training_block(image_size=32, channels=1, batch_size=64, steps=10):
 def training_throughput(steps=30, epochs=3, **options):
     """Steady-state training images/s of one process, as
     `ganomaly_keras.benchmark.training_throughput` measures it."""
-    one_epoch = training_block(steps=steps, **options)
-    rows = [one_epoch() for _ in range(epochs)]
-    return dict(rows[0], images_per_s=float(np.median([r["images_per_s"] for r in rows])))
+    from ganomaly_keras.measurement import median_of_blocks
+
+    return median_of_blocks(training_block(steps=steps, **options), epochs)
 
 
 def scoring_latencies(image_size=32, channels=1, repeats=30):

@@ -24,6 +24,9 @@ from ganomaly_keras.metadata import OUTPUT_NAMES
 
 # The smallest score range the scaling divides by.
 MIN_SPAN = 1e-12
+# The name scope of the calibration head's ops in the exported graph: the int8
+# conversion keeps the ops under it in float32 (`ganomaly_keras.writers`).
+HEAD_SCOPE = "calibration_head"
 
 
 def preprocess(images):
@@ -62,13 +65,14 @@ def calibration_head(scores, score_min, score_max, threshold):
         dict: "anomaly_score" (the scores), "normalized_score" (float, [0, 1]) and
         "is_anomaly" (int32, 1 = anomaly).
     """
-    scores = keras.ops.convert_to_tensor(scores, "float32")
-    span = keras.ops.maximum(score_max - score_min, MIN_SPAN)
-    return {
-        "anomaly_score": scores,
-        "normalized_score": keras.ops.clip((scores - score_min) / span, 0.0, 1.0),
-        "is_anomaly": keras.ops.cast(scores > threshold, "int32"),
-    }
+    with tf.name_scope(HEAD_SCOPE):
+        scores = keras.ops.convert_to_tensor(scores, "float32")
+        span = keras.ops.maximum(score_max - score_min, MIN_SPAN)
+        return {
+            "anomaly_score": scores,
+            "normalized_score": keras.ops.clip((scores - score_min) / span, 0.0, 1.0),
+            "is_anomaly": keras.ops.cast(scores > threshold, "int32"),
+        }
 
 
 def calibrated_numpy(scores, calibration):

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
+from ganomaly_keras import float_head
 from ganomaly_keras.serving import serving_function
 
 TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
@@ -65,33 +66,44 @@ def convert_to_tflite(saved_model_dir, variant, representative_images=None):
     """
     if variant not in TFLITE_VARIANTS:
         raise ValueError(f"variant must be one of {TFLITE_VARIANTS}; got {variant!r}.")
-    converter = tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=[EDGE_SIGNATURE]
-    )
-    # Builtin operators only: no Flex (TensorFlow) ops, so plain LiteRT runs it.
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant != "float32":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "int8" and representative_images is None:
+        raise ValueError(
+            "the int8 export needs representative_data: normal training images "
+            "to calibrate activation ranges."
+        )
+    converter = _converter(saved_model_dir)
+    if variant == "float32":
+        return converter.convert()
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if variant == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if variant == "int8":
-        if representative_images is None:
-            raise ValueError(
-                "the int8 export needs representative_data: normal training images "
-                "to calibrate activation ranges."
-            )
+        # The float16 pass stores every float constant in float16, the head's too.
+        return float_head.restore_float32_head(
+            converter.convert(), _converter(saved_model_dir).convert()
+        )
+    if variant == "dynamic":  # int8 weights of 1,024 elements or more; scalars stay
+        return converter.convert()
 
-        def representative_dataset():
-            for image in representative_images:
-                yield {INPUT_NAME: image[None]}
+    def representative_dataset():
+        for image in representative_images:
+            yield {INPUT_NAME: image[None]}
 
-        converter.representative_dataset = representative_dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.representative_dataset = representative_dataset
     with warnings.catch_warnings():
         # The converter calibrates int8 with tf.lite.Interpreter internally; its
         # deprecation notice is about TensorFlow's code, not this call.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-        return converter.convert()
+        return float_head.int8_with_float_head(converter)
+
+
+def _converter(saved_model_dir):
+    """A converter of the SavedModel's batch-1 signature to builtin operators only
+    (no Flex ops, so a plain LiteRT runtime runs the file)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[EDGE_SIGNATURE]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
 
 
 def converter_error_summary(stderr):

@@ -78,8 +78,25 @@ def test_export_writes_every_format_with_metadata_and_card(exported):
     assert not [n for n in os.listdir(os.path.dirname(out)) if ".tmp-" in n]
 
 
-def test_every_artefact_matches_keras(exported):
+def assert_consistent_with_itself(outputs, fitted, name):
+    """Every artefact's decision follows its own score, exactly, and its 0..1 score is
+    the stated scaling of its own score (float32 arithmetic: a few ulps)."""
+    scores = outputs["anomaly_score"]
+    assert scores.dtype == np.float32, name
+    np.testing.assert_array_equal(
+        outputs["is_anomaly"], (scores > np.float32(fitted.threshold)).astype(int), err_msg=name
+    )
+    span = np.float32(fitted.score_max) - np.float32(fitted.score_min)
+    expected = np.clip((scores - np.float32(fitted.score_min)) / span, 0, 1)
+    np.testing.assert_allclose(
+        outputs["normalized_score"], expected, rtol=4 * np.finfo(np.float32).eps,
+        atol=4 * np.finfo(np.float32).eps, err_msg=name,
+    )
+
+
+def test_every_artefact_matches_keras(exported, digits16):
     model, paths, out, images, labels = exported
+    all_images = to_uint8_images(digits16[0])
     keras_scores = model.predict(images.astype("float32") / 127.5 - 1, verbose=0)
     runtimes = load_runtimes(out)
     assert [r.name for r in runtimes] == [
@@ -91,14 +108,8 @@ def test_every_artefact_matches_keras(exported):
     for name, out_ in outputs.items():
         assert out_["anomaly_score"].shape == (40,)
         assert out_["anomaly_map"].shape == (40, 16, 16)
-        decided = (out_["anomaly_score"] > fitted.threshold).astype(int)
-        if name in ("keras", "saved_model", "tflite_float32"):
-            np.testing.assert_array_equal(out_["is_anomaly"], decided, err_msg=name)
-        else:  # quantised graphs compare in their own precision, near the threshold
-            differ = out_["is_anomaly"] != decided
-            near = np.abs(out_["anomaly_score"] - fitted.threshold) < 0.05 * fitted.threshold
-            assert np.all(near[differ]), name
-        assert 0 <= out_["normalized_score"].min() and out_["normalized_score"].max() <= 1
+    for runtime in runtimes:  # every image of the data set, in every artefact
+        assert_consistent_with_itself(runtime.run(all_images), fitted, runtime.name)
     for name in ("keras", "saved_model", "tflite_float32"):
         np.testing.assert_allclose(
             outputs[name]["anomaly_score"], keras_scores[:40], rtol=1e-4, atol=1e-7
@@ -279,3 +290,18 @@ def test_conversions_are_split_across_concurrent_children_by_cost():
 def test_a_failed_conversion_child_is_reported_with_what_is_missing(tmp_path):
     with pytest.raises(RuntimeError, match=r"variants not written: \['float32', 'float16'\]"):
         convert_in_subprocess(str(tmp_path / "no_saved_model"), ["float32", "float16"], str(tmp_path))
+
+
+def test_a_head_left_in_float16_is_refused(exported):
+    """The float16 pass alone stores the threshold in float16: the check that guards
+    every written file catches it (and the export mends it: see above)."""
+    import tensorflow as tf
+
+    from ganomaly_keras import float_head, writers
+
+    _, paths, _, _, _ = exported
+    converter = writers._converter(paths["saved_model"])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    with pytest.raises(RuntimeError, match="reduced precision"):
+        float_head.check_float_head(converter.convert())

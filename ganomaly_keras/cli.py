@@ -101,7 +101,7 @@ def train(args):
         augment=args.augment,
         batch_size=batch_size,
         jit_compile=args.jit_compile,
-        export_formats=() if args.no_export else EXPORT_FORMATS,
+        export_formats=() if args.no_export else (args.formats or EXPORT_FORMATS),
         overwrite=args.overwrite,
         verbose=args.verbose,
         deterministic=args.deterministic,
@@ -146,10 +146,25 @@ def evaluate(args):
     _report_skipped((item["path"], item["reason"]) for item in skipped)
     result = evaluate_detector(model, split.images, split.labels, masks=split.masks)
     result.pop("scores")
+    if args.scores:
+        _write_scores(args.scores, model, split)
     _print_json({
         "model": path, "split": args.split, "data": spec.to_dict(), **result,
         "skipped_files": skipped,
     })
+
+
+def _write_scores(path, model, split):
+    """One CSV row per image of an evaluated split: path, the served outputs, label.
+    Images of array sources have no file: their path is `<split>[index]`."""
+    outputs = model.calibrated_outputs(split.images)
+    names = split.paths or tuple(f"image[{i}]" for i in range(len(split.labels)))
+    with _open_output(path) as stream:
+        writer = csv.DictWriter(stream, fieldnames=SCORE_COLUMNS + ("label",))
+        writer.writeheader()
+        for i, name in enumerate(names):
+            row = _score_row(name, {k: v[i] for k, v in outputs.items()})
+            writer.writerow(dict(row, label=int(split.labels[i])))
 
 
 def export(args):
@@ -172,45 +187,55 @@ def export(args):
     _print_json(paths)
 
 
+SCORE_COLUMNS = ("path", "anomaly_score", "normalized_score", "is_anomaly")
+
+
+def _open_output(path):
+    """A CSV writer stream: the file at `path`, or stdout."""
+    return open(path, "w", newline="") if path else sys.stdout
+
+
 def predict(args):
-    """Score image files, read as the edge runner reads them (`ganomaly_keras.edge`)."""
-    from ganomaly_keras.data.folders import list_images
-    from ganomaly_keras.serving import ImageFiles
+    """Score image files (a file, a folder, or a folder of folders) in batches, read
+    by the one image path the model was trained and calibrated through."""
+    from ganomaly_keras.data.images import image_files
+    from ganomaly_keras.serving import score_files
 
     path, model = _load(args.model)
     if model.calibration is None:
         raise ValueError(f"{path} has no threshold; calibrate it (train does) first.")
-    files = list_images(args.images) if os.path.isdir(args.images) else [args.images]
-    read = ImageFiles(files, model.input_size, model.channels,
-                      "skip" if args.skip_unreadable else "raise")
-    outputs = model.calibrated_outputs(read.images) if read.kept else None
-    rows = {}
-    for row, index in enumerate(read.kept):
-        rows[files[index]] = {
-            "path": files[index],
-            "anomaly_score": float(outputs["anomaly_score"][row]),
-            "normalized_score": float(outputs["normalized_score"][row]),
-            "is_anomaly": int(outputs["is_anomaly"][row]),
-            "skipped": "",
-        }
-    for skipped_path, reason in read.skipped:  # one row per input file, in order
-        rows[skipped_path] = {
-            "path": skipped_path, "anomaly_score": "", "normalized_score": "",
-            "is_anomaly": "", "skipped": reason,
-        }
-    rows = [rows[f] for f in files]
-    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    files = image_files(args.images)
+    scored = flagged = 0
+    skipped = []
+    stream = _open_output(args.out)
     try:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(stream, fieldnames=SCORE_COLUMNS + ("skipped",))
         writer.writeheader()
-        writer.writerows(rows)
+        on_error = "skip" if args.skip_unreadable else "raise"
+        for file, outputs, reason in score_files(model, files, args.batch_size, on_error):
+            if outputs is None:
+                skipped.append((file, reason))
+                writer.writerow({"path": file, "skipped": reason})
+                continue
+            row = _score_row(file, outputs)
+            scored += 1
+            flagged += row["is_anomaly"]
+            writer.writerow(row)
     finally:
         if args.out:
             stream.close()
-    _report_skipped(read.skipped)
-    flagged = sum(r["is_anomaly"] == 1 for r in rows)
-    print(f"scored {len(read.kept)} images, {flagged} anomalous, "
-          f"{len(read.skipped)} skipped", file=sys.stderr)
+    _report_skipped(skipped)
+    print(f"scored {scored} images, {flagged} anomalous, {len(skipped)} skipped",
+          file=sys.stderr)
+
+
+def _score_row(path, outputs):
+    return {
+        "path": path,
+        "anomaly_score": float(outputs["anomaly_score"]),
+        "normalized_score": float(outputs["normalized_score"]),
+        "is_anomaly": int(outputs["is_anomaly"]),
+    }
 
 
 def benchmark(args):

@@ -129,13 +129,21 @@ def check_paths(args):
             raise ValueError(f"{option} {path!r} is a file; give a folder path.")
     out = getattr(args, "out", None)
     if out is not None and args.command in ("predict", "benchmark"):
-        if os.path.isdir(out):
-            raise ValueError(f"--out {out!r} is a folder; give a file path.")
-        parent = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(parent):
-            raise FileNotFoundError(
-                f"--out {out!r}: its folder {parent!r} does not exist; create it first."
-            )
+        _check_output_file("--out", out)
+    scores = getattr(args, "scores", None)
+    if scores is not None:
+        _check_output_file("--scores", scores)
+
+
+def _check_output_file(option, out):
+    """Refuse an output file path that is a folder or whose folder is missing."""
+    if os.path.isdir(out):
+        raise ValueError(f"{option} {out!r} is a folder; give a file path.")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"{option} {out!r}: its folder {parent!r} does not exist; create it first."
+        )
 
 
 def build_parser():
@@ -190,7 +198,11 @@ def build_parser():
         help="training precision (float32); auto: mixed_bfloat16 on a CPU with "
         "AVX512_BF16 or AMX, float32 otherwise (mixed_float16 is refused for now)",
     )
-    p.add_argument("--no-export", action="store_true")
+    exporting = p.add_mutually_exclusive_group()
+    exporting.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS,
+                           help="export only these formats (default: every format "
+                           "the model supports)")
+    exporting.add_argument("--no-export", action="store_true")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in a run directory that holds another run")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
@@ -199,6 +211,9 @@ def build_parser():
     p = commands.add_parser("evaluate", help="AUROC, AUPR and F1 of a saved model")
     p.add_argument("model", help="a .keras file or a run directory")
     p.add_argument("--split", choices=("validation", "test"), default="test")
+    p.add_argument("--scores", metavar="CSV",
+                   help="also write one row per image: path, anomaly_score, "
+                   "normalized_score, is_anomaly, label")
     add_data_options(p)
     p.set_defaults(command_name="evaluate")
 
@@ -212,8 +227,11 @@ def build_parser():
 
     p = commands.add_parser("predict", help="score an image or a folder, write CSV")
     p.add_argument("model", help="a calibrated .keras file or a run directory")
-    p.add_argument("images", help="an image file or a folder of images")
+    p.add_argument("images", help="an image file, a folder of images, or a folder of "
+                   "such folders (e.g. an MVTec-layout test/ folder)")
     p.add_argument("--out", help="CSV file (default: stdout)")
+    p.add_argument("--batch-size", type=POSITIVE, default=64,
+                   help="images decoded and scored together (64)")
     p.add_argument("--skip-unreadable", action="store_true")
     p.set_defaults(command_name="predict")
 

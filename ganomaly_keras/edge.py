@@ -3,16 +3,17 @@
 Needs only NumPy, Pillow and ai-edge-litert: `import ganomaly_keras.edge` imports no
 TensorFlow, so on a device `pip install --no-deps ganomaly-keras` plus
 `pip install numpy pillow ai-edge-litert` is enough. It holds the one LiteRT
-interpreter set-up (`open_interpreter`), the one image loader (`read_image`: Pillow,
-bilinear resize to the model's size) and the edge runner's command line:
+interpreter set-up (`open_interpreter`) and the edge runner's command line; images
+are read by the package's one image path, `ganomaly_keras.data.images`, as in
+training, `evaluate` and `predict`:
 
     python -m ganomaly_keras.edge model_int8.tflite images/ --out scores.csv
     python -m ganomaly_keras.edge model_int8.tflite part.png --maps maps/
     python -m ganomaly_keras.edge model_int8.tflite --smoke-test
 
-`ganomaly-keras predict`, `ganomaly_keras.runtimes.TFLiteRuntime` and
-`export/edge_inference.py` all use this module, so one image scores the same on the
-training machine and on the device.
+`ganomaly_keras.runtimes.TFLiteRuntime` and `export/edge_inference.py` use this
+module. An image folder may hold subfolders (an MVTec-layout `test/` folder, say);
+every image under it is scored.
 """
 
 import argparse
@@ -23,8 +24,9 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ganomaly_keras.data.images import ImageReadError, image_files, read_pixels
 from ganomaly_keras.metadata import (
     EDGE_SIGNATURE,
     INPUT_NAME,
@@ -33,9 +35,6 @@ from ganomaly_keras.metadata import (
     read_metadata,
 )
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
-# The Pillow mode of each channel count.
-MODES = {1: "L", 3: "RGB"}
 
 
 class EdgeInferenceError(ValueError):
@@ -100,58 +99,6 @@ def check_signature(runner, image_size, channels, where):
         raise EdgeInferenceError(f"{where} lacks the outputs {sorted(missing)}.")
 
 
-def read_image(path, image_size, channels, convert=False):
-    """An image file as uint8 pixels `(image_size, image_size, channels)`, and the
-    file's own `(width, height)`.
-
-    The package's one resize: Pillow's bilinear filter (which averages over the
-    source pixels when shrinking), to `image_size` x `image_size`.
-
-    Args:
-        path: a PNG, JPEG or BMP file.
-        image_size: the model's input side.
-        channels: 1 (grayscale) or 3 (RGB).
-        convert: convert another colour mode to the model's instead of failing.
-
-    Raises:
-        EdgeInferenceError: naming the file when it is not an image, and when its
-            channels differ from the model's (unless `convert`).
-    """
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise EdgeInferenceError(f"cannot read image {path}: {error}") from None
-    if image.mode != MODES[channels]:
-        if not convert:
-            raise EdgeInferenceError(
-                f"{path} is a {image.mode} image but the model takes "
-                f"{'grayscale (L)' if channels == 1 else 'RGB'} images; convert it, "
-                "or pass --convert-channels to convert automatically."
-            )
-        image = image.convert(MODES[channels])
-    original_size = image.size
-    if image.size != (image_size, image_size):
-        image = image.resize((image_size, image_size), Image.BILINEAR)
-    return np.asarray(image, np.uint8).reshape(image_size, image_size, channels), original_size
-
-
-def list_inputs(target):
-    """The image files of a folder (sorted), or `[target]` for one file."""
-    if os.path.isdir(target):
-        paths = sorted(
-            os.path.join(target, n)
-            for n in os.listdir(target)
-            if n.lower().endswith(IMAGE_EXTENSIONS)
-        )
-        if not paths:
-            raise EdgeInferenceError(f"folder {target} holds no PNG/JPEG/BMP images.")
-        return paths
-    if not os.path.exists(target):
-        raise EdgeInferenceError(f"{target} does not exist.")
-    return [target]
-
-
 class EdgeDetector:
     """A `.tflite` anomaly detector and its metadata, run with LiteRT.
 
@@ -200,17 +147,17 @@ class EdgeDetector:
         )
         return self.runner(**{INPUT_NAME: pixels})
 
-    def score_file(self, path, convert=False):
-        """Score an image file, read with `read_image`.
+    def score_file(self, path):
+        """Score an image file, read by the package's one image path
+        (`ganomaly_keras.data.images.read_pixels`).
 
         Args:
             path: the image file.
-            convert: convert another colour mode to the model's.
 
         Returns:
             `(outputs, (width, height))`: the four outputs and the file's own size.
         """
-        pixels, original_size = read_image(path, self.image_size, self.channels, convert)
+        pixels, original_size = read_pixels(path, self.image_size, self.channels)
         return self.score(pixels), original_size
 
 
@@ -250,13 +197,13 @@ def smoke_test(model_path, delegate):
 
 def run(args):
     detector = EdgeDetector(args.model, args.metadata, args.threads, not args.no_xnnpack)
-    paths = list_inputs(args.images)
+    paths = image_files(args.images)
     if args.maps:
         os.makedirs(args.maps, exist_ok=True)
     rows = []
     start = time.perf_counter()
     for path in paths:
-        outputs, original_size = detector.score_file(path, args.convert_channels)
+        outputs, original_size = detector.score_file(path)
         rows.append({
             "path": path,
             "anomaly_score": float(outputs["anomaly_score"][0]),
@@ -297,10 +244,6 @@ def main(argv=None):
         "that XNNPACK could not run at export time)",
     )
     parser.add_argument(
-        "--convert-channels", action="store_true",
-        help="convert images to the model's colour mode instead of failing",
-    )
-    parser.add_argument(
         "--smoke-test", choices=("default", "none"), nargs="?", const="default",
         help="run one grey image with this delegate and exit 0 if the score is finite",
     )
@@ -311,7 +254,7 @@ def main(argv=None):
         parser.error("give an image file or a folder of images")
     try:
         run(args)
-    except EdgeInferenceError as error:
+    except (EdgeInferenceError, ImageReadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -108,8 +108,10 @@ class ExportMetadata:
                 "channels": self.channels,
                 "color": self.color,
                 "layout": "NHWC",
-                "resize": "bilinear, to image_size x image_size, before the model "
-                "(ganomaly_keras.edge.read_image)",
+                "resize": "before the model, by ganomaly_keras.data.images.read_pixels: "
+                "converted to the model's channels (ITU-R 601-2 luma for grayscale), "
+                "resized to image_size x image_size with Pillow's bilinear filter "
+                "(antialiased when shrinking)",
                 "preprocessing": "inside the model: x / 127.5 - 1",
             },
             "outputs": self.outputs,

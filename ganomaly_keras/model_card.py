@@ -88,8 +88,9 @@ to {_number(m.score_max)}), and an image is an anomaly when its raw score is abo
 
 ## Input and outputs
 Input `images`: uint8 pixels 0..255, shape (batch, {m.image_size}, {m.image_size},
-{m.channels}). Resize other sizes bilinearly first (`ganomaly_keras.edge.read_image`
-does); the model scales the pixels itself.
+{m.channels}). Read image files with `ganomaly_keras.data.images.read_pixels` (the
+package's one image path: the model's channels, an antialiased bilinear resize), as
+training did; the model scales the pixels itself.
 
 {outputs}
 

@@ -1,17 +1,19 @@
 """What a served detector computes around its score: the input contract and the
 calibration head.
 
-- Input contract: images are resized with `ganomaly_keras.edge.read_image` (Pillow,
-  bilinear) to the model's side and given as uint8 pixels; the model scales them to
-  float with `preprocess` (`x / 127.5 - 1`, so [-1, 1]).
+- Input contract: image files are read by the package's one image path
+  (`ganomaly_keras.data.images.read_pixels`: Pillow, the model's channels, an
+  antialiased bilinear resize to the model's size) and given as uint8 pixels; the
+  model scales them to float with `preprocess` (`x / 127.5 - 1`, so [-1, 1]).
 - Calibration head (`calibration_head`): the raw score, its 0..1 scaling
   `(score - score_min) / (score_max - score_min)` clipped to [0, 1], and the decision
   `score > threshold` (1 = anomaly), from the values `calibrate` fitted on validation
   data.
 
 `AdversarialDetector.normalized_score` and `predict_anomaly`, `evaluate_detector`,
-`ganomaly-keras predict` and the exported graph (`serving_function`) all go through
-these two functions, so every path computes the same numbers.
+`score_files` (behind `ganomaly-keras predict`) and the exported graph
+(`serving_function`) all go through these two functions, so every path computes the
+same numbers.
 """
 
 import keras
@@ -19,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.data.decoding import check_on_error
-from ganomaly_keras.edge import EdgeInferenceError, read_image
+from ganomaly_keras.data.images import ImageReadError, read_pixels, to_model_input
 from ganomaly_keras.metadata import OUTPUT_NAMES
 
 # The smallest score range the scaling divides by.
@@ -109,31 +111,46 @@ def serving_function(model):
     return serve
 
 
-class ImageFiles:
-    """Image files read with the input contract, for scoring.
+def score_files(model, paths, batch_size=64, on_error="raise"):
+    """Score image files in batches, read by the one image path
+    (`ganomaly_keras.data.images.read_pixels`), as the exported models score them.
 
-    Attributes:
-        images: float32 `(n, size, size, channels)` in [-1, 1] of the readable files.
-        kept: indices into the given paths of those images.
-        skipped: `(path, reason)` of each file that could not be read.
+    Memory holds one batch at a time, whatever the number of files.
+
+    Args:
+        model: a calibrated detector.
+        paths: image file paths.
+        batch_size: files decoded and scored together.
+        on_error: "raise" (an unreadable file raises a ValueError naming it) or
+            "skip" (it is yielded with its reason).
+
+    Yields:
+        `(path, outputs, reason)` per file, in order: `outputs` a dict of the
+        file's "anomaly_score", "normalized_score" and "is_anomaly" (NumPy
+        scalars) and `reason` None; or `outputs` None and the reason it was skipped.
     """
-
-    def __init__(self, paths, image_size, channels, on_error="raise"):
-        check_on_error(on_error)
-        pixels, self.kept, self.skipped = [], [], []
-        for index, path in enumerate(paths):
+    check_on_error(on_error)
+    paths = list(paths)
+    size = (model.input_size, model.input_size)
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        pixels, reasons = [], []
+        for path in chunk:
             try:
-                image, _ = read_image(path, image_size, channels, convert=True)
-            except EdgeInferenceError as error:
+                pixels.append(read_pixels(path, size, model.channels)[0])
+                reasons.append(None)
+            except ImageReadError as error:
                 if on_error == "raise":
                     raise ValueError(
                         f"{error}; fix or remove the file, or pass --skip-unreadable "
                         "to skip it."
                     ) from None
-                self.skipped.append((path, str(error)))
+                reasons.append(str(error).split(": ", 1)[-1])
+        outputs = model.calibrated_outputs(to_model_input(np.stack(pixels))) if pixels else {}
+        row = 0
+        for path, reason in zip(chunk, reasons):
+            if reason is not None:
+                yield path, None, reason
                 continue
-            pixels.append(image)
-            self.kept.append(index)
-        shape = (0, image_size, image_size, channels)
-        stacked = np.stack(pixels) if pixels else np.zeros(shape, np.uint8)
-        self.images = preprocess(stacked).numpy()
+            yield path, {k: v[row] for k, v in outputs.items()}, None
+            row += 1

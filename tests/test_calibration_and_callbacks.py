@@ -32,7 +32,8 @@ def test_f1_threshold_separates_separable_scores():
     with pytest.raises(ValueError, match="both normal"):
         threshold_max_f1(scores, np.zeros(5))
     fitted = fit_calibration(scores, labels)
-    assert (fitted.score_min, fitted.score_max) == (0.1, 0.9)
+    # float32, the precision the model stores them in
+    assert (fitted.score_min, fitted.score_max) == (float(np.float32(0.1)), float(np.float32(0.9)))
 
 
 def test_calibration_is_stored_and_saved(trained_digits, tmp_path):
@@ -122,3 +123,19 @@ def test_auroc_callback_drives_early_stopping_and_checkpoints(digits16, tmp_path
 def test_auroc_callback_rejects_unlabelled_validation_data():
     with pytest.raises(ValueError, match="both normal"):
         AUROCCallback(np.zeros((3, 16, 16, 1)), [0, 0, 0])
+
+
+def test_the_f1_threshold_flags_its_lowest_score_in_float32():
+    """Stored as a float32 weight, a threshold one float64 ulp below a float32 score
+    equals that score, and the score is no longer above it; the threshold sits in
+    the middle of the gap instead, strictly between two float32 scores."""
+    scores = np.array([0.1, 0.2, 0.624396562576294, 0.7], np.float32).astype(np.float64)
+    labels = np.array([0, 0, 1, 1])
+    threshold = np.float32(threshold_max_f1(scores, labels))
+    assert np.float32(0.2) < threshold < np.float32(scores[2])
+    assert threshold == np.float32((0.2 + scores[2]) / 2)
+    # Adjacent float32 scores: the threshold is the lower one, still flagging the upper.
+    upper = np.float32(0.5)
+    lower = np.nextafter(upper, np.float32(0))
+    threshold = np.float32(threshold_max_f1(np.array([lower, upper], np.float64), [0, 1]))
+    assert lower <= threshold < upper and not lower > threshold

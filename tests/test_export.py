@@ -225,15 +225,23 @@ def test_edge_runner_errors_name_the_problem(exported, tmp_path):
     result = _run_edge([paths["tflite_float32"], str(tmp_path / "notes.png")], tmp_path)
     assert result.returncode == 2 and "cannot read image" in result.stderr
     assert "notes.png" in result.stderr
-    Image.new("RGB", (16, 16), "red").save(tmp_path / "colour.png")
-    result = _run_edge([paths["tflite_float32"], str(tmp_path / "colour.png")], tmp_path)
-    assert result.returncode == 2 and "RGB image but the model takes grayscale" in result.stderr
+    # One rule for channels everywhere: a colour image is converted to the model's
+    # grayscale by ITU-R 601-2 luma, as training converts it.
+    colour = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    Image.fromarray(colour).convert("L").save(tmp_path / "gray.png")
     result = _run_edge(
-        [paths["tflite_float32"], str(tmp_path / "colour.png"), "--convert-channels", "--out", str(tmp_path / "c.json")],
+        [paths["tflite_float32"], str(tmp_path / "colour.png"), "--out", str(tmp_path / "c.json")],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert json.load(open(tmp_path / "c.json"))[0]["path"].endswith("colour.png")
+    result = _run_edge(
+        [paths["tflite_float32"], str(tmp_path / "gray.png"), "--out", str(tmp_path / "g.json")],
+        tmp_path,
+    )
+    colour_row, gray_row = (json.load(open(tmp_path / n))[0] for n in ("c.json", "g.json"))
+    assert colour_row["path"].endswith("colour.png")
+    assert colour_row["anomaly_score"] == gray_row["anomaly_score"]
 
 
 @pytest.mark.slow

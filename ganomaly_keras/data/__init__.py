@@ -1,49 +1,50 @@
-"""Data for GANomaly: sources, preprocessing to the model's contract, and protocols.
+"""Data for the detectors: sources, the one image path, and protocols.
 
 Sources: NumPy arrays (`preprocess_images`), `.npz` files in Keras' layout
 (`load_npz`), tensorflow-datasets (`load_tfds`), scikit-learn's digits (`load_digits`)
 and folders in the MVTec AD or reference layout (`folder_protocol`, `image_dataset`).
+Every image, file or array, becomes model input through `ganomaly_keras.data.images`.
+
+Names load on first use, so `ganomaly_keras.data.images` (NumPy and Pillow only)
+imports no TensorFlow on a device.
 """
 
-from ganomaly_keras.data.digits import load_digits
-from ganomaly_keras.data.decoding import (
-    decode_image_file,
-    image_dataset,
-    load_images,
-    load_split,
-)
-from ganomaly_keras.data.folders import FileSplit, folder_protocol, list_images, read_folder_dataset
-from ganomaly_keras.data.npz import load_npz
-from ganomaly_keras.data.preprocessing import preprocess_images
-from ganomaly_keras.data.protocols import (
-    Split,
-    contaminated_folders,
-    contaminated_leave_one_class_out,
-    contaminated_normal_classes,
-    leave_one_class_out,
-    one_class,
-    paper_leave_one_class_out,
-)
-from ganomaly_keras.data.tfds import load_tfds
+import importlib
 
-__all__ = [
-    "FileSplit",
-    "Split",
-    "contaminated_folders",
-    "contaminated_leave_one_class_out",
-    "contaminated_normal_classes",
-    "decode_image_file",
-    "folder_protocol",
-    "image_dataset",
-    "leave_one_class_out",
-    "list_images",
-    "load_digits",
-    "load_images",
-    "load_npz",
-    "load_split",
-    "load_tfds",
-    "one_class",
-    "paper_leave_one_class_out",
-    "preprocess_images",
-    "read_folder_dataset",
-]
+# Public name -> the module of this package that defines it.
+_PUBLIC = {
+    "FileSplit": "folders",
+    "Split": "protocols",
+    "contaminated_folders": "protocols",
+    "contaminated_leave_one_class_out": "protocols",
+    "contaminated_normal_classes": "protocols",
+    "decode_image_file": "decoding",
+    "folder_protocol": "folders",
+    "image_dataset": "decoding",
+    "leave_one_class_out": "protocols",
+    "list_images": "folders",
+    "load_digits": "digits",
+    "load_images": "decoding",
+    "load_npz": "npz",
+    "load_split": "decoding",
+    "load_tfds": "tfds",
+    "one_class": "protocols",
+    "paper_leave_one_class_out": "protocols",
+    "preprocess_images": "preprocessing",
+    "read_folder_dataset": "folders",
+    "read_pixels": "images",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'ganomaly_keras.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ganomaly_keras.data.{_PUBLIC[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

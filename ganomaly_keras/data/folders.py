@@ -11,7 +11,7 @@ The GANomaly reference code::
 
     root/train/0.normal/*   root/test/0.normal/*   root/test/1.abnormal/*
 
-Images may be PNG, JPEG or BMP, grayscale or colour, of any size. This module finds
+Images may be PNG, JPEG, BMP, GIF or TIFF, grayscale or colour, of any size. This module finds
 the files and splits them (`folder_protocol`); `ganomaly_keras.data.decoding` turns
 them into images (streamed through `image_dataset`, or loaded with `load_split`).
 """
@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+from ganomaly_keras.data.images import IMAGE_EXTENSIONS
+
 NORMAL_FOLDERS = {"mvtec": "good", "reference": "0.normal"}
 
 
@@ -60,7 +61,7 @@ class FileSplit(NamedTuple):
 
 
 def list_images(directory):
-    """Sorted paths of the PNG/JPEG/BMP files in `directory` (not recursive)."""
+    """Sorted paths of the image files in `directory` (not recursive)."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"image folder {directory!r} does not exist.")

@@ -1,12 +1,12 @@
-"""The one preprocessing contract of the package: raw pixels to model input.
+"""Raw image arrays to model input, by the package's one image path.
 
 Raw images (any size, 1 or 3 channels, integer pixels in [0, max_value] or floats in
-[0, max_value]) become float32 `(n, size, size, channels)` in [-1, 1], resized
-bilinearly. Export bakes the same arithmetic into its graph.
+[0, max_value]) become float32 `(n, size, size, channels)` in [-1, 1]: rounded to
+uint8 pixels, converted to the asked channels and resized as image files are
+(`ganomaly_keras.data.images`), then scaled as every export scales its input.
 """
 
-import numpy as np
-import tensorflow as tf
+from ganomaly_keras.data.images import resize_pixels, to_model_input
 
 
 def preprocess_images(images, image_size, channels, max_value=255.0):
@@ -14,34 +14,12 @@ def preprocess_images(images, image_size, channels, max_value=255.0):
 
     Args:
         images: array-like `(n, h, w)` or `(n, h, w, c)` with c in {1, 3}.
-        image_size: int, output side.
+        image_size: the output size: an int (square) or `(height, width)`.
         channels: int, 1 or 3; grayscale and RGB are converted into each other.
         max_value: float, the value of a white pixel in `images` (255 for uint8,
             16 for scikit-learn's digits).
 
     Returns:
-        float32 NumPy array `(n, image_size, image_size, channels)` in [-1, 1].
+        float32 NumPy array `(n, height, width, channels)` in [-1, 1].
     """
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3):
-        raise ValueError(
-            "images must have shape (n, h, w) or (n, h, w, c) with 1 or 3 channels; "
-            f"got shape {x.shape}."
-        )
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"images must be numeric pixel values; got dtype {x.dtype}.")
-    x = tf.convert_to_tensor(x.astype(np.float32) / float(max_value))
-    if not bool(tf.reduce_all(tf.math.is_finite(x))):
-        raise ValueError("images contain NaN or infinite values; clean the data first.")
-    if channels == 1 and x.shape[-1] == 3:
-        x = tf.image.rgb_to_grayscale(x)
-    elif channels == 3 and x.shape[-1] == 1:
-        x = tf.image.grayscale_to_rgb(x)
-    elif x.shape[-1] != channels:
-        raise ValueError(f"channels must be 1 or 3; got {channels}.")
-    if x.shape[1] != image_size or x.shape[2] != image_size:
-        x = tf.image.resize(x, (image_size, image_size), method="bilinear")
-    x = tf.clip_by_value(x, 0.0, 1.0) * 2.0 - 1.0
-    return x.numpy()
+    return to_model_input(resize_pixels(images, image_size, channels, max_value))

@@ -10,12 +10,18 @@ import numpy as np
 
 
 class Split(NamedTuple):
-    """Images and anomaly labels (1 = anomaly) of one protocol split, with binary
-    ground-truth masks `(n, h, w)` where the data has them (None otherwise)."""
+    """Images and anomaly labels (1 = anomaly) of one protocol split.
+
+    Folders add binary ground-truth masks `(n, h, w)` where they have them, each
+    image's file path, and its defect type (the name of its folder, "good" for
+    normal images); arrays leave these None.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     masks: Optional[np.ndarray] = None
+    paths: Optional[tuple] = None
+    defects: Optional[tuple] = None
 
 
 def _check_images_and_classes(images, classes, wanted_class, role):

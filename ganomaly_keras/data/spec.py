@@ -220,7 +220,7 @@ class DataSpec:
             skipped[name] = [item._asdict() for item in decoded.skipped]
             split = split.subset(decoded.kept)
             masks = load_masks(split.paths, split.masks, split.labels, mask_size)
-            return Split(decoded.images, split.labels, masks)
+            return Split(decoded.images, split.labels, masks, split.paths, split.defects)
 
         validation, test = load("validation"), load("test")
         splits = {"train": files["train"], "validation": validation, "test": test}

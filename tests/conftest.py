@@ -44,10 +44,11 @@ def digits16():
 
 
 @pytest.fixture(scope="session")
-def trained_digits(digits16):
-    """A briefly trained 16x16 model with digit 0 as the anomaly, and its splits
-    (train / validation 10% / test 20% of the normal digits). Tests that calibrate it
-    calibrate it themselves."""
+def trained_digits_state(digits16):
+    """What a briefly trained 16x16 model (digit 0 as the anomaly) is made of: its
+    config, its weights and its splits (train / validation 10% / test 20% of the
+    normal digits), trained once per session. The arrays are read-only; tests get
+    their own model from it (`trained_digits`, `model_from_state`)."""
     from ganomaly_keras import GANomaly
     from ganomaly_keras.data import leave_one_class_out
 
@@ -57,4 +58,26 @@ def trained_digits(digits16):
     model = GANomaly(image_size=16, channels=1, width=16, latent_size=32, seed=0)
     model.compile(jit_compile=False)
     model.fit(splits["train"].images, epochs=6, batch_size=64, verbose=0)
-    return model, splits
+    for split in splits.values():
+        for array in split:
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return model.get_config(), model.get_weights(), splits
+
+
+def model_from_state(state):
+    """A new model holding the trained weights of `trained_digits_state`."""
+    from ganomaly_keras import GANomaly
+
+    config, weights, _ = state
+    model = GANomaly.from_config(config)
+    model.set_weights(weights)
+    return model
+
+
+@pytest.fixture
+def trained_digits(trained_digits_state):
+    """The session's trained digits model, a copy of its own for each test (so that
+    calibrating or training it changes nothing for the next test), and its splits.
+    Tests that calibrate it calibrate it themselves."""
+    return model_from_state(trained_digits_state), trained_digits_state[2]

@@ -38,9 +38,11 @@ def _verify_export_module():
 
 
 @pytest.fixture(scope="module")
-def exported(trained_digits, tmp_path_factory):
+def exported(trained_digits_state, tmp_path_factory):
     """The digits model calibrated on validation and exported in every format."""
-    model, splits = trained_digits
+    from conftest import model_from_state
+
+    model, splits = model_from_state(trained_digits_state), trained_digits_state[2]
     val = splits["validation"]
     model.calibrate(val.images, val.labels)
     out = tmp_path_factory.mktemp("export") / "digits"

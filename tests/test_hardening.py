@@ -227,21 +227,47 @@ def test_streamed_training_names_a_file_damaged_past_its_header(tmp_path):
 # ------------------------------------------------------------ kills and locks
 
 
-_EXPORT_LOOP = """
-import os, sys, time
+_KILLED_EXPORT = """
+import os, signal, sys
 import numpy as np, keras
+import ganomaly_keras.export as export
+import ganomaly_keras.saving as saving
 from ganomaly_keras import GANomaly
-from ganomaly_keras.export import export_model
-from ganomaly_keras.saving import save_model_atomically
-out = sys.argv[1]
+out, stage = sys.argv[1:]
 keras.utils.set_random_seed(0)
 model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
 x = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
 model.calibrate(x, np.array([0, 1] * 4))
-for i in range(1000):
-    save_model_atomically(model, out + ".keras")
-    export_model(model, out, formats=("keras", "saved_model"), validation={"round": i})
-    print(i, flush=True)
+saving.save_model_atomically(model, out + ".keras")
+export.export_model(model, out, formats=("keras", "saved_model"), validation={"round": 0})
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after(function):
+    def wrapped(*args, **kwargs):
+        function(*args, **kwargs)
+        die()
+    return wrapped
+
+
+def before(function):
+    def wrapped(*args, **kwargs):
+        die()
+    return wrapped
+
+
+# The second export is killed at `stage`, from inside the export itself.
+if stage == "model_file":  # the .keras file written in full under its temporary name
+    saving.os.replace = before(os.replace)
+    saving.save_model_atomically(model, out + ".keras")
+if stage == "saved_model":  # the staging folder half built
+    export.write_saved_model = after(export.write_saved_model)
+if stage == "swap":  # the staging folder complete, the swap not yet made
+    export.replace_directory = before(export.replace_directory)
+export.export_model(model, out, formats=("keras", "saved_model"), validation={"round": 1})
 """
 
 
@@ -259,26 +285,24 @@ def _check_export_is_whole(out):
 
 
 @pytest.mark.slow
-def test_sigkill_during_export_leaves_the_previous_export_whole(tmp_path):
+@pytest.mark.parametrize("stage", ["model_file", "saved_model", "swap"])
+def test_sigkill_inside_an_export_leaves_the_previous_export_whole(tmp_path, stage):
     out = str(tmp_path / "export")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    rng = np.random.default_rng(0)
-    rounds = []
-    for attempt in range(2):
-        child = subprocess.Popen([sys.executable, "-c", _EXPORT_LOOP, out], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        child.stdout.readline()  # one whole export exists (after the first, a previous one)
-        time.sleep(rng.uniform(0.2, 2.0))  # then kill it somewhere inside another
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        rounds.append(_check_export_is_whole(out))
-    assert all(r >= 0 for r in rounds)
-    # The next export cleans what the killed ones left half-built.
-    model = load_model(out + ".keras")
+    child = subprocess.run([sys.executable, "-c", _KILLED_EXPORT, out, stage], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr  # killed where asked
+    assert _check_export_is_whole(out) == 0  # the first export, whole
+    leftovers = [e for e in os.listdir(tmp_path) if e.startswith(".")]
+    if stage == "model_file":  # the killed save's temporary file, never the model
+        assert len(leftovers) == 1 and leftovers[0].startswith(".export.keras.")
+        return
+    assert leftovers  # the killed export's half-built folder
+    # The next export cleans what the killed one left half-built.
     from ganomaly_keras.export import export_model
 
-    export_model(model, out, formats=("keras",))
-    assert [e for e in os.listdir(tmp_path) if ".tmp-" in e] == []
+    export_model(load_model(out + ".keras"), out, formats=("keras",))
+    assert [e for e in os.listdir(tmp_path) if e.startswith(".")] == []
 
 
 def test_replace_directory_swaps_atomically(tmp_path):

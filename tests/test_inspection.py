@@ -180,7 +180,11 @@ def test_standardised_scores_need_their_statistics_before_calibration(rng):
     with pytest.raises(ValueError, match="fit_normal_statistics"):
         model.calibrate(x)
     model.fit_normal_statistics(x)
-    assert model.calibrate(x) is not None
+    fitted = model.calibrate(x)
+    standardized = model.predict(x, verbose=0)
+    assert model.predict_terms(x, ("residual_max",))["residual_max"].tolist() != standardized.tolist()
+    assert fitted.threshold == float(np.float32(np.quantile(standardized, 0.99)))
+    assert model.calibration == fitted
 
 
 def test_choose_score_takes_the_best_validation_auroc_with_a_fixed_tie_order():

@@ -2,7 +2,8 @@
 
 `export_model` writes one folder:
 
-    model.keras                  the Keras model (training can resume from it)
+    model.keras                  the Keras model for inference (no optimizer state;
+                                 a run's own model.keras resumes training)
     saved_model/                 SavedModel; signatures `serving_default` (any batch)
                                  and `serve_batch1`
     model_float32.tflite         LiteRT, float32 weights and activations
@@ -45,7 +46,7 @@ from ganomaly_keras.model_card import model_card
 from ganomaly_keras.saving import (
     directory_bytes,
     replace_directory,
-    save_model_atomically,
+    save_inference_model,
     staging_directory,
 )
 from ganomaly_keras.serving import to_uint8_images
@@ -243,7 +244,7 @@ def export_model(
     try:
         artefacts = {}
         if "keras" in formats:
-            save_model_atomically(model, os.path.join(staging, "model.keras"))
+            save_inference_model(model, os.path.join(staging, "model.keras"))
             artefacts["keras"] = {"file": "model.keras"}
         saved_model_dir = os.path.join(staging, "saved_model")
         needs_saved_model = any(f.startswith(("saved_model", "tflite")) for f in formats)

@@ -22,7 +22,10 @@ def _training_sentence(training):
     parts = [f"Trained on {training.get('source', 'the given')} data ({source})"]
     if training.get("protocol"):
         parts.append(f"with the {training['protocol']} protocol")
-    if training.get("normal_class") is not None:
+    if training.get("protocol") == "folder":
+        parts.append("the folder's train/ images as normal, its test/ defect folders "
+                     "as anomalies")
+    elif training.get("normal_class") is not None:
         parts.append(f"class {training['normal_class']} as the only normal class")
     elif training.get("abnormal_class") is not None:
         parts.append(f"class {training['abnormal_class']} as the anomaly")

@@ -44,6 +44,19 @@ def save_model_atomically(model, path):
     return path
 
 
+def save_inference_model(model, path):
+    """`model` for inference, written atomically: its configuration and every weight
+    (calibration and normal statistics included), without optimizer state.
+
+    A training checkpoint carries both optimizers' state, about twice the weights
+    again; an export is for scoring, so it leaves them out. A run's own `model.keras`
+    and checkpoints keep the full training state.
+    """
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return save_model_atomically(copy, path)
+
+
 def write_json_atomically(path, data):
     """`json.dump(data)` to `path` through a temporary file and a rename."""
     path = os.fspath(path)

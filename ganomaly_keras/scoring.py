@@ -23,14 +23,16 @@ DCGAN encoder):
   squared distance between `f(x)` and `f(x_hat)`, bilinearly upsampled to the image.
   It compares local texture rather than pixel values.
 - `"standardized_max"`: the maximum of the smoothed residual map standardised per
-  position, `(map - mean) / std`, with statistics of normal validation maps.
+  position, `(map - mean) / std`, with statistics of the maps of normal training
+  images.
 - `"standardized_sum"`: the mean of the default paper term, `residual_max` and
   `feature_max`, each standardised by its mean and standard deviation on normal
-  validation images.
+  training images.
 
-The two standardised terms use statistics stored in the model
-(`AdversarialDetector.fit_normal_statistics`, called by `calibrate`), so saved and
-exported models compute the same score.
+The two standardised terms use statistics stored in the model, fitted by
+`AdversarialDetector.fit_normal_statistics` on normal training images (a run fits
+them before it selects a score and calibrates; `calibrate` refuses a standardised
+score without them), so saved and exported models compute the same score.
 
 Each term has an anomaly map, exported as `anomaly_map`. `feature_max` uses the
 smoothed feature map, and `standardized_max` the standardised map. Every other term
@@ -77,9 +79,9 @@ def map_definitions(smoothing):
         "feature_max": "max over pixels of the feature map mean_c (f(x) - f(G(x)))^2 "
         f"(f = first conv block, upsampled bilinearly) after {box}",
         "standardized_max": f"max over pixels of (mean_c |x - G(x)| after {box} - "
-        "mean) / std, per-position statistics of normal validation maps",
+        "mean) / std, per-position statistics of the maps of normal training images",
         "standardized_sum": "mean of the default paper term, residual_max and "
-        "feature_max, each standardised by its mean and std on normal validation "
+        "feature_max, each standardised by its mean and std on normal training "
         "images",
     }
 

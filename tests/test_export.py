@@ -43,6 +43,7 @@ def exported(trained_digits_state, tmp_path_factory):
     from conftest import model_from_state
 
     model, splits = model_from_state(trained_digits_state), trained_digits_state[2]
+    model.compile(jit_compile=False)  # as a run's model: with both optimizers' state
     val = splits["validation"]
     model.calibrate(val.images, val.labels)
     out = tmp_path_factory.mktemp("export") / "digits"
@@ -77,6 +78,15 @@ def test_export_writes_every_format_with_metadata_and_card(exported):
     assert metadata["validation"]["auroc"] == 0.9
     assert metadata["artefacts"]["tflite_int8"]["batch"] == 1
     assert "threshold" in open(paths["model_card"]).read()
+    # The exported Keras model is for inference: weights, calibration and
+    # statistics, no optimizer state (which would double its size again).
+    from ganomaly_keras.saving import load_model
+
+    loaded = load_model(paths["keras"])
+    assert not loaded.compiled and getattr(loaded, "optimizer", None) is None
+    assert loaded.calibration == model.calibration
+    weight_bytes = sum(w.size * w.itemsize for w in model.get_weights())
+    assert os.path.getsize(paths["keras"]) < 1.2 * weight_bytes + 100_000
     assert not [n for n in os.listdir(os.path.dirname(out)) if ".tmp-" in n]
 
 

@@ -115,6 +115,8 @@ def test_evaluate_predict_and_the_edge_runner_give_one_score_per_image(tmp_path,
             "--verbose", "0", "--formats", "keras", "saved_model", "tflite_float32",
             "--run-dir", run]
     assert main(argv) == 0
+    card = open(os.path.join(run, "export", "MODEL_CARD.md")).read()
+    assert "class 0" not in card and "test/ defect folders as anomalies" in card
     assert main(["evaluate", run, "--split", "test", "--scores", "evaluated.csv"]) == 0
     assert main(["predict", run, str(root / "test"), "--out", "predicted.csv"]) == 0
     edge = subprocess.run(

@@ -249,7 +249,8 @@ class DataSpec:
             "path": self.path,
             "name": self.name,
             "protocol": self.protocol,
-            "abnormal_class": None if self.normal_class is not None else self.abnormal_class,
+            "abnormal_class": None if self.normal_class is not None or self.source == "folder"
+            else self.abnormal_class,
             "normal_class": self.normal_class,
             "contamination": self.contamination,
             "seed": self.seed,

@@ -3,7 +3,8 @@
 Runs the `.keras` model, the SavedModel and every `.tflite` file on the same uint8
 images and prints, per artefact: max absolute and relative score difference from
 Keras, score correlation, decision agreement, AUROC, latency per image (batch 1, one
-thread) and file size; then the project's export targets with PASS/FAIL.
+thread), file size, and how many of its decisions contradict its own score; then the
+project's export targets with PASS/FAIL.
 
 The labelled images are the test split of the protocol the model was trained on: the
 run's own data spec when `ganomaly-keras train` made the export (metadata.json records
@@ -39,6 +40,10 @@ def check_targets(rows):
     """
     by_name = {row["name"]: row for row in rows}
     checks = []
+    if rows and "contradicted_decisions" in rows[0]:
+        count = sum(r["contradicted_decisions"] + r["contradicted_scalings"] for r in rows)
+        checks.append(("every artefact's outputs follow its own score (count off)", count,
+                       count == 0))
     keras_row = by_name.get("keras")
     if "tflite_float32" in by_name:
         value = by_name["tflite_float32"]["max_rel_diff"]
@@ -113,7 +118,8 @@ def main(argv=None):
     metadata = read_metadata(args.export_dir)
     images, labels = labelled_images(args, metadata)
     runtimes = load_runtimes(args.export_dir, args.threads)
-    rows = compare_runtimes(runtimes, images, labels)
+    calibration = (metadata.threshold, metadata.score_min, metadata.score_max)
+    rows = compare_runtimes(runtimes, images, labels, calibration=calibration)
     checks = check_targets(rows)
     print(f"{len(images)} labelled images ({int(labels.sum())} anomalous); "
           "differences are against the Keras model")

@@ -23,6 +23,8 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
 # CPU flags (Linux /proc/cpuinfo spelling) with native bfloat16 arithmetic.
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# Parts of oneDNN's ISA names (ONEDNN_MAX_CPU_ISA) whose kernels compute bfloat16.
+BFLOAT16_ISA_NAMES = ("BF16", "AMX", "FP16", "AVX10", "ALL")
 
 
 def cpu_flags(cpuinfo="/proc/cpuinfo"):
@@ -48,6 +50,27 @@ def gpu_available():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def onednn_bfloat16_blocked(environment=None, flags=None):
+    """Whether `ONEDNN_MAX_CPU_ISA` caps oneDNN below bfloat16 on a CPU that has it.
+
+    TensorFlow sends bfloat16 work to oneDNN when the CPU reports bfloat16 support;
+    capped (`ONEDNN_MAX_CPU_ISA=AVX2`, to run as on an AVX2 machine), oneDNN then
+    cannot create those kernels and training fails. On a real AVX2 CPU TensorFlow
+    emulates bfloat16 in its own kernels instead.
+
+    Args:
+        environment: the variables to read (default `os.environ`).
+        flags: the CPU flags (default: `cpu_flags()`).
+    """
+    cap = (environment if environment is not None else os.environ).get(
+        "ONEDNN_MAX_CPU_ISA", ""
+    ).upper()
+    if not cap or any(name in cap for name in BFLOAT16_ISA_NAMES):
+        return False
+    flags = cpu_flags() if flags is None else {flag.lower() for flag in flags}
+    return bool(flags.intersection(BFLOAT16_CPU_FLAGS))
+
+
 def resolve_precision(precision="auto", flags=None, gpu=None):
     """The Keras dtype policy name that `precision` means on this machine.
 
@@ -58,16 +81,27 @@ def resolve_precision(precision="auto", flags=None, gpu=None):
 
     Returns:
         "float32", "mixed_bfloat16" or "mixed_float16". `auto` gives mixed_bfloat16
-        on a CPU with AVX512_BF16 or AMX and float32 otherwise, a GPU included
+        on a CPU with AVX512_BF16 or AMX whose oneDNN kernels are not capped below
+        bfloat16 (`onednn_bfloat16_blocked`), and float32 otherwise, a GPU included
         (mixed_float16 needs loss scaling that the training step lacks).
+
+    Raises:
+        ValueError: for mixed_bfloat16 where oneDNN is capped below bfloat16.
     """
     arguments.choice("precision", precision, PRECISIONS)
+    flags = cpu_flags() if flags is None else {flag.lower() for flag in flags}
+    blocked = onednn_bfloat16_blocked(flags=flags)
+    if precision == "mixed_bfloat16" and blocked:
+        raise ValueError(
+            "mixed_bfloat16 cannot train here: ONEDNN_MAX_CPU_ISA="
+            f"{os.environ['ONEDNN_MAX_CPU_ISA']} caps oneDNN below the bfloat16 kernels "
+            "TensorFlow sends this CPU's bfloat16 work to. Unset it, or train in float32."
+        )
     if precision != "auto":
         return precision
     if gpu if gpu is not None else gpu_available():
         return "float32"
-    flags = cpu_flags() if flags is None else {flag.lower() for flag in flags}
-    if flags.intersection(BFLOAT16_CPU_FLAGS):
+    if flags.intersection(BFLOAT16_CPU_FLAGS) and not blocked:
         return "mixed_bfloat16"
     return "float32"
 

@@ -85,12 +85,38 @@ def load_runtimes(export_dir, num_threads=1):
     return runtimes
 
 
-def compare_runtimes(runtimes, images, labels, latency_repeats=50):
+def self_contradictions(outputs, threshold, score_min, score_max):
+    """How often an artefact contradicts itself: `(decisions, scalings)`, the counts
+    of images whose `is_anomaly` is not `anomaly_score > threshold`, and whose
+    `normalized_score` is off the stated scaling of `anomaly_score` by more than
+    four float32 ulps (the head's float32 arithmetic)."""
+    scores = outputs["anomaly_score"].astype(np.float32)
+    decided = (scores > np.float32(threshold)).astype(outputs["is_anomaly"].dtype)
+    span = np.float32(score_max) - np.float32(score_min)
+    expected = np.clip((scores - np.float32(score_min)) / span, 0, 1)
+    tolerance = 4 * np.finfo(np.float32).eps * (1 + np.abs(expected))
+    return (
+        int(np.sum(outputs["is_anomaly"] != decided)),
+        int(np.sum(np.abs(outputs["normalized_score"] - expected) > tolerance)),
+    )
+
+
+def compare_runtimes(runtimes, images, labels, latency_repeats=50, calibration=None):
     """Scores of every runtime against the first (Keras), with AUROC and latency.
+
+    Args:
+        runtimes: from `load_runtimes`, Keras first.
+        images: uint8 images of the models' input shape.
+        labels: 1 = anomaly, 0 = normal.
+        latency_repeats: batch-1 runs timed per runtime.
+        calibration: optional `(threshold, score_min, score_max)` of the export
+            (its metadata): each runtime is then checked against its own scores
+            (`self_contradictions`).
 
     Returns:
         list of dicts, one per runtime: name, max_abs_diff, max_rel_diff,
-        correlation, decision_agreement, auroc, latency_ms (batch 1), bytes.
+        correlation, decision_agreement, auroc, latency_ms (batch 1), bytes, and
+        with `calibration` "contradicted_decisions" and "contradicted_scalings".
     """
     labels = np.asarray(labels)
     reference = None
@@ -118,18 +144,23 @@ def compare_runtimes(runtimes, images, labels, latency_repeats=50):
                 "bytes": directory_bytes(runtime.path),
             }
         )
+        if calibration is not None:
+            decisions, scalings = self_contradictions(outputs, *calibration)
+            rows[-1].update(contradicted_decisions=decisions, contradicted_scalings=scalings)
     return rows
 
 
 def markdown_table(rows):
     header = (
         "| artefact | max abs diff | max rel diff | correlation | decisions agree | "
-        "AUROC | latency ms/image | size |\n|---|---|---|---|---|---|---|---|"
+        "AUROC | latency ms/image | size | decisions against own score |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
     lines = [
         f"| {r['name']} | {r['max_abs_diff']:.2e} | {r['max_rel_diff']:.2e} | "
         f"{r['correlation']:.6f} | {r['decision_agreement']:.4f} | {r['auroc']:.4f} | "
-        f"{r['latency_ms']:.3f} | {r['bytes'] / 1e6:.2f} MB |"
+        f"{r['latency_ms']:.3f} | {r['bytes'] / 1e6:.2f} MB | "
+        f"{r.get('contradicted_decisions', 'n/a')} |"
         for r in rows
     ]
     return "\n".join([header] + lines)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from ganomaly_keras import Encoder
 from ganomaly_keras.networks.fused_batch_norm import FusedBatchNormalization
-from ganomaly_keras.precision import dtype_policy
+from ganomaly_keras.precision import dtype_policy, onednn_bfloat16_blocked
 
 
 def _pair(shape):
@@ -40,7 +40,16 @@ def _train_call(layer, x, upstream):
 
 
 @pytest.mark.parametrize(
-    "policy, tolerance", [("float32", 1e-5), ("mixed_bfloat16", 2e-2)]
+    "policy, tolerance",
+    [
+        # Each statistic sums 256 values: float32 round-off grows to about
+        # sqrt(256) = 16 units of 2**-23; five times that.
+        ("float32", 5 * 16 * 2**-23),
+        # bfloat16 rounds every output to 8 bits of mantissa: five units of 2**-8.
+        pytest.param("mixed_bfloat16", 5 * 2**-8, marks=pytest.mark.skipif(
+            onednn_bfloat16_blocked(), reason="ONEDNN_MAX_CPU_ISA caps oneDNN below bfloat16"
+        )),
+    ],
 )
 def test_training_step_matches_keras_batch_norm(policy, tolerance):
     shape = (16, 4, 4, 8)

@@ -9,7 +9,13 @@ import pytest
 
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.models import GANomaly
-from ganomaly_keras.precision import cpu_flags, dtype_policy, float32_copy, resolve_precision
+from ganomaly_keras.precision import (
+    cpu_flags,
+    dtype_policy,
+    float32_copy,
+    onednn_bfloat16_blocked,
+    resolve_precision,
+)
 from ganomaly_keras.run import train_run
 from ganomaly_keras.runtimes import KerasRuntime, load_runtimes
 from ganomaly_keras.saving import load_model
@@ -30,11 +36,31 @@ TINY = {"width": 8, "latent_size": 8}
         (set(), False, "float32"),
     ],
 )
-def test_auto_precision_follows_the_cpu_flags_and_the_gpu(flags, gpu, expected):
+def test_auto_precision_follows_the_cpu_flags_and_the_gpu(flags, gpu, expected, monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     assert resolve_precision("auto", flags=flags, gpu=gpu) == expected
 
 
-def test_an_explicit_precision_is_kept_and_an_unknown_one_is_refused():
+def test_a_cap_below_bfloat16_means_float32_and_refuses_bfloat16(monkeypatch):
+    bf16 = {"avx2", "avx512f", "avx512_bf16"}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert onednn_bfloat16_blocked(flags=bf16) and not onednn_bfloat16_blocked(flags={"avx2"})
+    assert resolve_precision("auto", flags=bf16, gpu=False) == "float32"
+    with pytest.raises(ValueError, match="ONEDNN_MAX_CPU_ISA=AVX2 caps oneDNN below"):
+        resolve_precision("mixed_bfloat16", flags=bf16, gpu=False)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert resolve_precision("auto", flags=bf16, gpu=False) == "mixed_bfloat16"
+
+
+# With oneDNN capped below bfloat16 on a bfloat16 CPU, TensorFlow's bfloat16 kernels
+# cannot be created (a real AVX2 CPU emulates bfloat16 instead, and runs these).
+needs_bfloat16 = pytest.mark.skipif(
+    onednn_bfloat16_blocked(), reason="ONEDNN_MAX_CPU_ISA caps oneDNN below bfloat16"
+)
+
+
+def test_an_explicit_precision_is_kept_and_an_unknown_one_is_refused(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     for name in ("float32", "mixed_bfloat16", "mixed_float16"):
         assert resolve_precision(name, flags=set(), gpu=False) == name
     with pytest.raises(ValueError, match="precision must be one of auto, float32"):
@@ -49,6 +75,7 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
     assert cpu_flags(str(tmp_path / "absent")) == set()
 
 
+@needs_bfloat16
 def test_a_bfloat16_model_is_rebuilt_in_float32_with_its_weights(digits16):
     images, labels = digits16
     x = images[labels != 0][:128]
@@ -74,6 +101,7 @@ def test_a_bfloat16_model_is_rebuilt_in_float32_with_its_weights(digits16):
     assert float32_copy(copy) is copy
 
 
+@needs_bfloat16
 def test_a_run_trained_in_bfloat16_saves_and_exports_float32(tmp_path):
     spec = DataSpec(image_size=16, seed=1)
     metrics = train_run(str(tmp_path / "run"), spec, TINY, steps=4, validation_every=2,

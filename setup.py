@@ -53,7 +53,7 @@ setup(
         "scipy>=1.10",
         "tensorboard>=2.21",
         "pillow>=10",
-        # The run's ROC curve and score histograms (ganomaly_keras.plots).
+        # The run's ROC curve and score histograms (ganomaly_keras.training.plots).
         "matplotlib>=3.7",
         # Runs the exported .tflite files (verify_export, benchmark, edge runner).
         "ai-edge-litert>=2.0",
@@ -65,7 +65,7 @@ setup(
         # unpinned torch pulls several GB of CUDA packages; 2.13.0 has a CPU build.
         "bench": ["torch==2.13.0"],
     },
-    entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli:main"]},
+    entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli.commands:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

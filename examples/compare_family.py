@@ -5,7 +5,7 @@ contaminated multi-class setting on MNIST and on pooled PIPED paper types.
 
 Every run trains in chunks of `--every-steps` steps and scores the validation split
 after each chunk; it stops once `--patience` chunks in a row gained no more than
-`--min-delta` validation AUROC (`ganomaly_keras.budget.train_until_flat`), keeps the
+`--min-delta` validation AUROC (`benchmarks.budget.train_until_flat`), keeps the
 weights of the best chunk, and only then scores the test split, once. The budget of
 each run is therefore read from its own validation curve, which is printed and saved
 with it; nothing is selected on test.
@@ -23,7 +23,7 @@ Tables (`--tables`):
    paper type pooled, their impurity images the anomalies
    (`ganomaly_keras.data.contaminated_folders`).
 
-Every model's paper scores and the map-based scores of `ganomaly_keras.scoring`
+Every model's paper scores and the map-based scores of `ganomaly_keras.scoring.terms`
 (`available_scores`, standardised against the training images) are reported from the
 same trained model. The direction of the latent-norm cue is not
 assumed: its validation AUROC says which way it points, and a row gives the test AUROC
@@ -60,7 +60,7 @@ configure_tensorflow()  # before TensorFlow loads
 import keras
 import numpy as np
 
-from ganomaly_keras.budget import train_until_flat
+from benchmarks.budget import train_until_flat
 from ganomaly_keras.data import (
     Split,
     contaminated_folders,
@@ -69,7 +69,7 @@ from ganomaly_keras.data import (
     load_split,
     paper_leave_one_class_out,
 )
-from ganomaly_keras.evaluation import ranking_metrics
+from ganomaly_keras.metrics.evaluation import ranking_metrics
 from ganomaly_keras.models import DETECTORS
 from ganomaly_keras.saving import write_json_atomically
 

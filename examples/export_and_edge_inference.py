@@ -8,7 +8,7 @@ folder of PNGs with the TensorFlow-free LiteRT runner.
    refuses a model without them, since an export without a threshold flags everything.
 3. `export_model` writes `.keras`, SavedModel and four `.tflite` variants, each taking
    raw uint8 pixels, plus `metadata.json` and a model card.
-4. `ganomaly_keras.runtimes.compare_runtimes` scores the test images with every
+4. `ganomaly_keras.deploy.runtimes.compare_runtimes` scores the test images with every
    artefact (what `export/verify_export.py` prints).
 5. Test images are written as PNGs and scored by `export/edge_inference.py`, which
    needs only numpy, Pillow and ai-edge-litert: what runs on the device.
@@ -31,9 +31,9 @@ from PIL import Image
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.data import leave_one_class_out, load_digits
-from ganomaly_keras.export import export_model
-from ganomaly_keras.serving import to_uint8_images
-from ganomaly_keras.runtimes import compare_runtimes, load_runtimes, markdown_table
+from ganomaly_keras.deploy.export import export_model
+from ganomaly_keras.deploy.serving import to_uint8_images
+from ganomaly_keras.deploy.runtimes import compare_runtimes, load_runtimes, markdown_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -32,11 +32,11 @@ import numpy as np
 from PIL import Image
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.callbacks import AUROCCallback
+from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.data.spec import DataSpec, training_input
-from ganomaly_keras.evaluation import evaluate_detector
+from ganomaly_keras.metrics.evaluation import evaluate_detector
 from ganomaly_keras.saving import save_model_atomically
-from ganomaly_keras.tensorboard import TensorBoardImages
+from ganomaly_keras.training.tensorboard import TensorBoardImages
 
 
 def write_demo_folder(root, seed=0):
@@ -75,7 +75,7 @@ def main():
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--score", default="residual_max",
-                        help="a score term of ganomaly_keras.scoring")
+                        help="a score term of ganomaly_keras.scoring.terms")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/folder")
     parser.add_argument("--skip-unreadable", action="store_true",

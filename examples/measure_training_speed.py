@@ -23,8 +23,8 @@ from ganomaly_keras import configure_tensorflow
 
 configure_tensorflow()  # before TensorFlow loads
 
-from ganomaly_keras.benchmark import training_throughput
-from ganomaly_keras.precision import PRECISIONS, resolve_precision
+from benchmarks.speed import training_throughput
+from ganomaly_keras.training.precision import PRECISIONS, resolve_precision
 
 
 def main():

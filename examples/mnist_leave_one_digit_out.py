@@ -26,9 +26,9 @@ import keras
 import numpy as np
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.callbacks import AUROCCallback
+from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.data import load_npz, paper_leave_one_class_out
-from ganomaly_keras.evaluation import evaluate_detector
+from ganomaly_keras.metrics.evaluation import evaluate_detector
 
 
 def main():

@@ -27,9 +27,9 @@ configure_tensorflow()  # before TensorFlow loads
 
 import numpy as np  # noqa: E402
 
-from ganomaly_keras.metadata import read_metadata  # noqa: E402
-from ganomaly_keras.runtimes import compare_runtimes, load_runtimes, markdown_table  # noqa: E402
-from ganomaly_keras.serving import to_uint8_images  # noqa: E402
+from ganomaly_keras.deploy.metadata import read_metadata  # noqa: E402
+from ganomaly_keras.deploy.runtimes import compare_runtimes, load_runtimes, markdown_table  # noqa: E402
+from ganomaly_keras.deploy.serving import to_uint8_images  # noqa: E402
 
 
 def check_targets(rows):

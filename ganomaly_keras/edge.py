@@ -11,7 +11,7 @@ training, `evaluate` and `predict`:
     python -m ganomaly_keras.edge model_int8.tflite part.png --maps maps/
     python -m ganomaly_keras.edge model_int8.tflite --smoke-test
 
-`ganomaly_keras.runtimes.TFLiteRuntime` and `export/edge_inference.py` use this
+`ganomaly_keras.deploy.runtimes.TFLiteRuntime` and `export/edge_inference.py` use this
 module. An image folder may hold subfolders (an MVTec-layout `test/` folder, say);
 every image under it is scored.
 """
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ganomaly_keras.data.images import ImageReadError, image_files, read_pixels
-from ganomaly_keras.metadata import (
+from ganomaly_keras.deploy.metadata import (
     EDGE_SIGNATURE,
     INPUT_NAME,
     OUTPUT_NAMES,

@@ -7,7 +7,7 @@ block n + 1 raise (the worker dies, as a crashing measurement would).
 import json
 import sys
 
-from ganomaly_keras.measurement import serve_blocks
+from benchmarks.measurement import serve_blocks
 
 if __name__ == "__main__":
     options = json.loads(sys.argv[1])

@@ -6,10 +6,10 @@ SavedModel and float32 TFLite against Keras."""
 import keras
 import numpy as np
 
-from ganomaly_keras.export import export_model
-from ganomaly_keras.metadata import read_metadata
-from ganomaly_keras.runtimes import SavedModelRuntime, TFLiteRuntime
-from ganomaly_keras.serving import preprocess, to_uint8_images
+from ganomaly_keras.deploy.export import export_model
+from ganomaly_keras.deploy.metadata import read_metadata
+from ganomaly_keras.deploy.runtimes import SavedModelRuntime, TFLiteRuntime
+from ganomaly_keras.deploy.serving import preprocess, to_uint8_images
 
 SCORE_TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 

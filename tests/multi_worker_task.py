@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ganomaly_keras import configure_tensorflow
 
 configure_tensorflow()  # before TensorFlow loads
-from ganomaly_keras.execution import make_strategy  # noqa: E402
+from ganomaly_keras.training.execution import make_strategy  # noqa: E402
 
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op
 

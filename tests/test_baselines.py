@@ -68,7 +68,7 @@ def test_anogan_search_lowers_the_loss_and_is_batch_independent(rng):
 
 def test_anogan_search_forward_equals_the_networks(rng):
     """The search's exportable forward pass computes what G and D compute."""
-    from ganomaly_keras.models.anogan import search_forward
+    from ganomaly_keras.models.anogan.model import search_forward
 
     model = anogan()
     z = rng.normal(size=(4, 1, 1, 8)).astype("float32")

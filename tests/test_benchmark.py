@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from ganomaly_keras import measurement
-from ganomaly_keras.benchmark import DESIGN_PARAMETERS_32X1, run_benchmark
-from ganomaly_keras.benchmark_report import markdown_report
-from ganomaly_keras.measurement import BlockWorker, ResultsFile, alternate, interleave, ratios
-from ganomaly_keras.timing import PhaseTimes, TimedCallback, is_default
+from benchmarks import measurement
+from benchmarks.speed import DESIGN_PARAMETERS_32X1, run_benchmark
+from benchmarks.speed_report import markdown_report
+from benchmarks.measurement import BlockWorker, ResultsFile, alternate, interleave, ratios
+from ganomaly_keras.training.timing import PhaseTimes, TimedCallback, is_default
 
 
 def test_results_file_measures_once_and_resumes(tmp_path):
@@ -83,7 +83,7 @@ def test_the_mnist_table_holds_each_precision_against_float32s_auroc():
 
 
 def test_the_training_table_gives_median_ratios_with_their_quartiles():
-    from ganomaly_keras.measurement import ratios as round_ratios
+    from benchmarks.measurement import ratios as round_ratios
 
     candidates = ["keras/float32", "keras/float32/spe10", "torch/float32"]
     speeds = {"keras/float32": [100, 200, 150, 120], "keras/float32/spe10": [110, 190, 165, 120],
@@ -244,7 +244,7 @@ def test_against_torch_without_torch_names_the_extra(monkeypatch, tmp_path):
 ])
 def test_the_torch_comparator_has_the_reference_parameter_counts(size, channels, expected):
     pytest.importorskip("torch")
-    from ganomaly_keras import torch_comparator
+    from benchmarks import torch_comparator
 
     assert torch_comparator.parameter_counts(*torch_comparator.build(size, channels)) == expected
 
@@ -286,7 +286,8 @@ def test_the_torch_step_computes_the_keras_losses_from_the_same_weights():
     """Same weights and batch: the comparator's G and D losses equal GANomaly's
     (training-mode BatchNorm), so it times the same step."""
     torch = pytest.importorskip("torch")
-    from ganomaly_keras import GANomaly, torch_comparator
+    from ganomaly_keras import GANomaly
+    from benchmarks import torch_comparator
 
     model = GANomaly(image_size=32, channels=1)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")

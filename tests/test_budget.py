@@ -1,13 +1,13 @@
-"""Budgets read from validation curves (`ganomaly_keras.budget`)."""
+"""Budgets read from validation curves (`benchmarks.budget`)."""
 
 import keras
 import numpy as np
 import pytest
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.budget import flattened_at, train_until_flat
+from benchmarks.budget import flattened_at, train_until_flat
 from ganomaly_keras.data import leave_one_class_out
-from ganomaly_keras.evaluation import ranking_metrics
+from ganomaly_keras.metrics.evaluation import ranking_metrics
 
 
 @pytest.mark.parametrize("curve,expected", [

@@ -11,15 +11,15 @@ import pytest
 from PIL import Image
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.export import EXPORT_FORMATS, export_model
-from ganomaly_keras.runtimes import (
+from ganomaly_keras.deploy.export import EXPORT_FORMATS, export_model
+from ganomaly_keras.deploy.runtimes import (
     SavedModelRuntime,
     TFLiteRuntime,
     compare_runtimes,
     load_runtimes,
 )
-from ganomaly_keras.serving import to_uint8_images
-from ganomaly_keras.writers import conversion_groups, convert_in_subprocess, converter_error_summary
+from ganomaly_keras.deploy.serving import to_uint8_images
+from ganomaly_keras.deploy.writers import conversion_groups, convert_in_subprocess, converter_error_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
@@ -317,7 +317,9 @@ def test_a_head_left_in_float16_is_refused(exported):
     every written file catches it (and the export mends it: see above)."""
     import tensorflow as tf
 
-    from ganomaly_keras import float_head, writers
+    from ganomaly_keras.deploy import float_head
+
+    from ganomaly_keras.deploy import writers
 
     _, paths, _, _, _ = exported
     converter = writers._converter(paths["saved_model"])

@@ -12,7 +12,7 @@ import pytest
 from detector_test_case import run_detector_test
 
 from ganomaly_keras import EGBAD, AnoGAN, GANomaly, SimultaneousEncoderGAN, SkipGANomaly
-from ganomaly_keras.export import export_model
+from ganomaly_keras.deploy.export import export_model
 
 # Every model at 16x16x1, width 8, nz 8: small enough to train and convert in seconds.
 COMMON = {"image_size": 16, "channels": 1, "latent_size": 8, "width": 8, "seed": 0}

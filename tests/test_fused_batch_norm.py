@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from ganomaly_keras import Encoder
 from ganomaly_keras.networks.fused_batch_norm import FusedBatchNormalization
-from ganomaly_keras.precision import dtype_policy, onednn_bfloat16_blocked
+from ganomaly_keras.training.precision import dtype_policy, onednn_bfloat16_blocked
 
 
 def _pair(shape):

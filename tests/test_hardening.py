@@ -16,11 +16,11 @@ import tensorflow as tf
 from PIL import Image
 
 from ganomaly_keras import GANomaly, arguments
-from ganomaly_keras.callbacks import AUROCCallback, StepBudget
-from ganomaly_keras.cli import main
+from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
+from ganomaly_keras.cli.commands import main
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.run import train_run
-from ganomaly_keras.run_lock import RunDirectoryInUse, RunLock
+from ganomaly_keras.training.run import train_run
+from ganomaly_keras.training.lock import RunDirectoryInUse, RunLock
 from ganomaly_keras.saving import load_model, replace_directory, save_model_atomically
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -230,7 +230,7 @@ def test_streamed_training_names_a_file_damaged_past_its_header(tmp_path):
 _KILLED_EXPORT = """
 import os, signal, sys
 import numpy as np, keras
-import ganomaly_keras.export as export
+import ganomaly_keras.deploy.export as export
 import ganomaly_keras.saving as saving
 from ganomaly_keras import GANomaly
 out, stage = sys.argv[1:]
@@ -299,7 +299,7 @@ def test_sigkill_inside_an_export_leaves_the_previous_export_whole(tmp_path, sta
         return
     assert leftovers  # the killed export's half-built folder
     # The next export cleans what the killed one left half-built.
-    from ganomaly_keras.export import export_model
+    from ganomaly_keras.deploy.export import export_model
 
     export_model(load_model(out + ".keras"), out, formats=("keras",))
     assert [e for e in os.listdir(tmp_path) if e.startswith(".")] == []
@@ -330,7 +330,7 @@ def test_a_run_directory_is_locked_while_in_use_and_freed_by_death(tmp_path):
         [sys.executable, "-c", textwrap.dedent("""
             import sys, time
             sys.path.insert(0, sys.argv[2])
-            from ganomaly_keras.run_lock import RunLock
+            from ganomaly_keras.training.lock import RunLock
             with RunLock(sys.argv[1]):
                 print("locked", flush=True)
                 time.sleep(600)
@@ -367,7 +367,7 @@ _TWICE = """
 import json, sys
 import numpy as np
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.run import train_run
+from ganomaly_keras.training.run import train_run
 from ganomaly_keras.saving import load_model
 results = []
 for name in ("a", "b"):
@@ -425,7 +425,7 @@ GOOD_METADATA = {
 ])
 def test_the_edge_runner_refuses_bad_metadata_before_running(change, field, tmp_path, capsys):
     from ganomaly_keras import edge
-    from ganomaly_keras.metadata import ExportMetadata, MetadataError
+    from ganomaly_keras.deploy.metadata import ExportMetadata, MetadataError
 
     ExportMetadata.from_dict(dict(GOOD_METADATA))
     with pytest.raises(MetadataError, match=field):

@@ -13,13 +13,13 @@ from ganomaly_keras.data.augmentation import texture_augmentation
 from ganomaly_keras.data.masks import load_masks
 from ganomaly_keras.data.protocols import Split
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.export import export_model
-from ganomaly_keras.serving import to_uint8_images
-from ganomaly_keras.pixel_metrics import aupro, pixel_auroc, pixel_metrics, pro_curve
-from ganomaly_keras.run import train_run
-from ganomaly_keras.selection import choose_score
-from ganomaly_keras.runtimes import SavedModelRuntime, TFLiteRuntime
-from ganomaly_keras.scoring import MAP_TERMS
+from ganomaly_keras.deploy.export import export_model
+from ganomaly_keras.deploy.serving import to_uint8_images
+from ganomaly_keras.metrics.pixel import aupro, pixel_auroc, pixel_metrics, pro_curve
+from ganomaly_keras.training.run import train_run
+from ganomaly_keras.scoring.selection import choose_score
+from ganomaly_keras.deploy.runtimes import SavedModelRuntime, TFLiteRuntime
+from ganomaly_keras.scoring.terms import MAP_TERMS
 
 TINY = {"width": 8, "latent_size": 8}
 
@@ -155,13 +155,13 @@ def test_every_score_name_scores_as_its_term(cls, rng):
 def test_a_map_score_sees_a_small_defect_that_a_mean_dilutes():
     """The maximum of the smoothed residual ranks a 2x2 defect above mild noise spread
     over the whole image, which the mean residual cannot."""
-    from ganomaly_keras import scoring
+    from ganomaly_keras.scoring import terms as scoring_terms
 
     x = np.zeros((2, 16, 16, 1), "float32")
     x_hat = np.zeros_like(x)
     x_hat[0] += 0.1  # normal: small error everywhere (mean 0.1)
     x_hat[1, 4:6, 4:6] = 1.0  # defect: large error on 4 pixels (mean 0.016)
-    terms, _ = scoring.compute_terms({"paper": np.zeros(2, "float32")}, x, x_hat, None,
+    terms, _ = scoring_terms.compute_terms({"paper": np.zeros(2, "float32")}, x, x_hat, None,
                                      None, 3, ("residual_max",))
     assert float(terms["residual_max"][1]) > float(terms["residual_max"][0])
     assert np.abs(x - x_hat)[1].mean() < np.abs(x - x_hat)[0].mean()
@@ -295,7 +295,7 @@ def test_export_of_a_map_score_matches_keras(score, rng, tmp_path):
 
 
 def test_tiles_reassemble_into_the_image():
-    from ganomaly_keras import tiling
+    from ganomaly_keras.scoring import tiling
 
     x = np.random.default_rng(0).uniform(-1, 1, (2, 48, 48, 3)).astype("float32")
     tiles = tiling.extract_tiles(x, 48, 16)
@@ -370,7 +370,7 @@ def test_export_of_a_tiled_model_matches_keras(rng, tmp_path):
 
 
 def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
-    from ganomaly_keras.callbacks import BestModelCheckpoint
+    from ganomaly_keras.training.callbacks import BestModelCheckpoint
 
     model = GANomaly(image_size=16, channels=1, **TINY)
     checkpoint = BestModelCheckpoint(str(tmp_path / "best.keras"), tie_breaker="val_aupro")
@@ -388,7 +388,7 @@ def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
 
 
 def test_int8_calibration_images_include_copies_with_a_synthetic_defect():
-    from ganomaly_keras.export import _representative_images, with_synthetic_defects
+    from ganomaly_keras.deploy.export import _representative_images, with_synthetic_defects
 
     normal = np.full((10, 32, 32, 3), 120, np.uint8)
     copies = with_synthetic_defects(normal)

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.run import train_run
+from ganomaly_keras.training.run import train_run
 
 PIPED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "piped")
 TYPE = os.path.join(PIPED, "PA_FLR01_TL")

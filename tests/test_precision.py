@@ -9,17 +9,17 @@ import pytest
 
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.models import GANomaly
-from ganomaly_keras.precision import (
+from ganomaly_keras.training.precision import (
     cpu_flags,
     dtype_policy,
     float32_copy,
     onednn_bfloat16_blocked,
     resolve_precision,
 )
-from ganomaly_keras.run import train_run
-from ganomaly_keras.runtimes import KerasRuntime, load_runtimes
+from ganomaly_keras.training.run import train_run
+from ganomaly_keras.deploy.runtimes import KerasRuntime, load_runtimes
 from ganomaly_keras.saving import load_model
-from ganomaly_keras.serving import to_uint8_images
+from ganomaly_keras.deploy.serving import to_uint8_images
 
 TINY = {"width": 8, "latent_size": 8}
 

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 import ganomaly_keras
-from ganomaly_keras.cli import main
-from ganomaly_keras.cli_parser import build_parser
+from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.parser import build_parser
 from ganomaly_keras.models.base import constructor_parameters
 from ganomaly_keras.models.registry import DETECTORS, SET_BY_RUN, all_options, model_options
 
@@ -36,7 +36,7 @@ def test_importing_the_package_loads_no_tensorflow_and_sets_no_variable():
     code = (
         "import os, sys, json\n"
         "before = dict(os.environ)\n"
-        "import ganomaly_keras, ganomaly_keras.edge, ganomaly_keras.metadata\n"
+        "import ganomaly_keras, ganomaly_keras.edge, ganomaly_keras.deploy.metadata\n"
         "ganomaly_keras.__version__, ganomaly_keras.EdgeDetector\n"
         "print(json.dumps({'tf': [m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras')], 'changed': sorted(set(os.environ.items()) ^ "
@@ -49,8 +49,8 @@ def test_importing_the_package_loads_no_tensorflow_and_sets_no_variable():
 def test_the_public_api_is_at_the_top_level():
     for name in ganomaly_keras.__all__:
         assert getattr(ganomaly_keras, name) is not None, name
-    from ganomaly_keras.callbacks import AUROCCallback
-    from ganomaly_keras.export import export_model
+    from ganomaly_keras.training.callbacks import AUROCCallback
+    from ganomaly_keras.deploy.export import export_model
 
     assert ganomaly_keras.AUROCCallback is AUROCCallback
     assert ganomaly_keras.export_model is export_model
@@ -122,7 +122,7 @@ def test_predict_and_the_edge_runner_give_one_image_the_same_score(tmp_path):
 
 
 def test_metadata_round_trips_and_reads_back_from_a_folder(tmp_path):
-    from ganomaly_keras.metadata import ExportMetadata, read_metadata
+    from ganomaly_keras.deploy.metadata import ExportMetadata, read_metadata
 
     written = ExportMetadata(
         model_class="GANomaly", model_config={"latent_size": 8}, image_size=32, channels=3,
@@ -138,8 +138,8 @@ def test_metadata_round_trips_and_reads_back_from_a_folder(tmp_path):
 
 
 def test_the_model_card_is_prose_with_the_models_own_options():
-    from ganomaly_keras.metadata import ExportMetadata
-    from ganomaly_keras.model_card import model_card
+    from ganomaly_keras.deploy.metadata import ExportMetadata
+    from ganomaly_keras.deploy.model_card import model_card
 
     card = model_card(ExportMetadata(
         model_class="EGBAD", model_config={"joint_units": 512, "latent_size": 100},

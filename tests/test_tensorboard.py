@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.callbacks import AUROCCallback, StepBudget
-from ganomaly_keras.plots import roc_curve_image, score_histogram_image
-from ganomaly_keras.tensorboard import TensorBoardImages, reconstruction_grid
+from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
+from ganomaly_keras.training.plots import roc_curve_image, score_histogram_image
+from ganomaly_keras.training.tensorboard import TensorBoardImages, reconstruction_grid
 
 
 def _tags(log_dir):

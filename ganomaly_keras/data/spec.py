@@ -47,7 +47,7 @@ class DataSpec:
         on_error: folders only: "raise" or "skip" unreadable images.
         working_size: optional side at which images are loaded and scored, larger
             than `image_size`: training then takes random `image_size` patches and
-            scoring runs over tiles (`ganomaly_keras.tiling`).
+            scoring runs over tiles (`ganomaly_keras.scoring.tiling`).
     """
 
     source: str = "digits"
@@ -87,7 +87,7 @@ class DataSpec:
         if self.source == "tfds" and not self.name:
             raise ValueError("source 'tfds' needs a dataset name (e.g. mnist).")
         if self.working_size is not None:
-            from ganomaly_keras.tiling import validate_working_size
+            from ganomaly_keras.scoring.tiling import validate_working_size
 
             self.working_size = validate_working_size(self.working_size, self.image_size)
         if self.normal_class is not None and self.contamination:
@@ -300,7 +300,7 @@ def training_input(train, spec, batch_size, shuffle=True, repeat=False, augment=
     if repeat:
         dataset = dataset.repeat()
     if spec.working_size and spec.working_size != spec.image_size:
-        from ganomaly_keras.tiling import random_patches
+        from ganomaly_keras.scoring.tiling import random_patches
 
         dataset = dataset.map(
             lambda images: random_patches(images, spec.image_size),

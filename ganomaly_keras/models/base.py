@@ -15,10 +15,14 @@ import inspect
 import keras
 import tensorflow as tf
 
-from ganomaly_keras import arguments, inputs, tiling
+from ganomaly_keras import arguments
+
+from ganomaly_keras.models import inputs
+
+from ganomaly_keras.scoring import tiling
 from ganomaly_keras.backend import require_tensorflow_backend
-from ganomaly_keras.models.decisions import DecisionMixin
-from ganomaly_keras.models.score_terms import ScoreTermsMixin
+from ganomaly_keras.scoring.decisions import DecisionMixin
+from ganomaly_keras.scoring.detector_scores import ScoreTermsMixin
 from ganomaly_keras.networks.layers import validate_image_size
 
 require_tensorflow_backend()
@@ -91,13 +95,13 @@ class AdversarialDetector(DecisionMixin, ScoreTermsMixin, keras.Model):
         latent_size: int, size of the latent code (100).
         width: int, base channel count of the networks (64).
         score: the score: one of the model's `paper_scores` (default: the first) or
-            a map term of `ganomaly_keras.scoring` ("residual_max",
+            a map term of `ganomaly_keras.scoring.terms` ("residual_max",
             "residual_topk", "feature_max", "standardized_max", "standardized_sum").
         map_smoothing: int, side of the box filter of the map terms (3).
         working_size: optional int, the side of the images the model scores when it
             is larger than `image_size`: scoring then runs over overlapping tiles of
             `image_size` and assembles a working-size anomaly map
-            (`ganomaly_keras.tiling`); training takes `image_size` patches.
+            (`ganomaly_keras.scoring.tiling`); training takes `image_size` patches.
         sync_batchnorm: bool, synchronise BatchNorm statistics across replicas under
             a `tf.distribute` strategy, so that distributed training computes what
             one device computes on the global batch.

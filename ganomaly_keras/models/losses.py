@@ -4,7 +4,7 @@ mixed-precision outputs."""
 
 import keras
 
-from ganomaly_keras import scoring
+from ganomaly_keras.scoring import terms as scoring_terms
 
 
 def mean_bce(target, logits):
@@ -22,7 +22,7 @@ def weighted_losses(parts, terms, discriminator_loss):
     """A step's loss dict: "g_loss" (the weighted sum of `parts`, pairs
     `(weight, name)` of `terms`), every term, and "d_loss"."""
     return {
-        "g_loss": scoring.weighted_sum(parts, terms), **terms, "d_loss": discriminator_loss,
+        "g_loss": scoring_terms.weighted_sum(parts, terms), **terms, "d_loss": discriminator_loss,
     }
 
 

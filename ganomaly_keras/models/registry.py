@@ -9,12 +9,12 @@ constructor argument becomes a command-line option by itself.
 import inspect
 import re
 
-from ganomaly_keras.models.anogan import AnoGAN
+from ganomaly_keras.models.anogan.model import AnoGAN
 from ganomaly_keras.models.base import constructor_parameters
-from ganomaly_keras.models.egbad import EGBAD
-from ganomaly_keras.models.encoder_gan import SimultaneousEncoderGAN
-from ganomaly_keras.models.ganomaly import GANomaly
-from ganomaly_keras.models.skip_ganomaly import SkipGANomaly
+from ganomaly_keras.models.egbad.model import EGBAD
+from ganomaly_keras.models.simultaneous_encoder.model import SimultaneousEncoderGAN
+from ganomaly_keras.models.ganomaly.model import GANomaly
+from ganomaly_keras.models.skip_ganomaly.model import SkipGANomaly
 
 DETECTORS = {
     "ganomaly": GANomaly,

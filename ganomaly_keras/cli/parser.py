@@ -1,0 +1,291 @@
+"""The `ganomaly-keras` command line: its parser, options and their checks.
+
+The model options of `train` are read from the detectors' constructors
+(`ganomaly_keras.models.registry.all_options`): every constructor argument a user may
+set is a flag, with the type of its default and the help of its docstring. A flag
+given for a detector whose constructor does not take it is refused by name
+(`misplaced_model_options`).
+"""
+
+import argparse
+import os
+
+from ganomaly_keras import arguments
+
+# argparse types that run the library's own checks (ganomaly_keras.arguments).
+POSITIVE = arguments.cli_type(arguments.positive_integer, int)
+COUNT = arguments.cli_type(arguments.integer, int, minimum=0)
+WEIGHT = arguments.cli_type(arguments.weight)
+FRACTION = arguments.cli_type(arguments.fraction)
+SEED = arguments.cli_type(arguments.seed, int)
+# Options naming files or folders that must exist, and outputs that must not be
+# something else already (a folder where a file goes, or the reverse).
+INPUT_PATHS = ("npz", "folder", "mnist", "folder_suite")
+OUTPUT_FOLDERS = ("run_dir", "out_dir")
+SCORE_HELP = (
+    "auto (the best on validation; default with --folder), a map term (residual_max, "
+    "residual_topk, feature_max, standardized_max, standardized_sum) or a paper score "
+    "(ganomaly: latent_mse, latent_l1; simultaneous_encoder_gan: combined, "
+    "latent_norm, residual; others: paper)"
+)
+
+
+def _option_type(default):
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return str
+    if isinstance(default, int):
+        return COUNT if default == 0 else POSITIVE
+    return WEIGHT
+
+
+def add_model_options(parser):
+    """One flag per detector option (`ganomaly_keras.models.registry.all_options`)."""
+    from ganomaly_keras.models.registry import DETECTORS, all_options
+
+    group = parser.add_argument_group("model options (the model's defaults when not given)")
+    for name, (default, text, detectors) in all_options().items():
+        only = "" if len(detectors) == len(DETECTORS) else ", ".join(detectors) + ": "
+        group.add_argument(
+            "--" + name.replace("_", "-"), type=_option_type(default), default=None,
+            help=SCORE_HELP if name == "score" else (only + text).replace("%", "%%"),
+        )
+
+
+def given_model_options(args):
+    """`{option: value}` of the model flags given on the command line."""
+    from ganomaly_keras.models.registry import all_options
+
+    return {k: getattr(args, k) for k in all_options() if getattr(args, k) is not None}
+
+
+def misplaced_model_options(given, detector):
+    """Raise ValueError naming the first of `given` that `detector` does not take."""
+    from ganomaly_keras.models.registry import model_options
+
+    misplaced = [k for k in given if k not in model_options(detector)]
+    if misplaced:
+        raise ValueError(
+            f"--{misplaced[0].replace('_', '-')} does not apply to --model {detector}."
+        )
+
+
+def add_data_options(parser, required=False):
+    group = parser.add_argument_group("data (scikit-learn digits when none is given)")
+    source = group.add_mutually_exclusive_group(required=required)
+    source.add_argument("--npz", help="an .npz in Keras' layout (x_train, y_train, ...)")
+    source.add_argument("--tfds", metavar="NAME", help="a tensorflow-datasets image dataset")
+    source.add_argument("--folder", help="an MVTec-AD or reference-layout image folder")
+    group.add_argument("--tfds-data-dir", help="tfds data folder")
+    group.add_argument("--image-size", type=POSITIVE, default=None,
+                       help="the model's input side, a power of two >= 16 "
+                       "(default 32; 64 with --folder)")
+    group.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                       help="1 or 3 (default: 1; a tfds dataset's own; a folder's "
+                       "first training image decides)")
+    group.add_argument("--working-size", type=POSITIVE, default=None,
+                       help="score images at this side with overlapping tiles of "
+                       "--image-size (training takes random patches); a multiple of "
+                       "half the image size, e.g. 128 for 64")
+    group.add_argument("--abnormal-class", type=COUNT, default=0,
+                       help="leave-one-class-out: the anomaly class (default 0)")
+    group.add_argument("--normal-class", type=COUNT, default=None,
+                       help="one-class protocol: the only normal class")
+    group.add_argument("--contamination", type=FRACTION, default=0.0,
+                       help="fraction of anomalies mixed into training (0..1)")
+    group.add_argument("--validation-fraction", type=FRACTION, default=0.1)
+    group.add_argument("--seed", type=SEED, default=0)
+    group.add_argument("--skip-unreadable", action="store_true",
+                       help="folders: skip corrupt images with a warning")
+
+
+def _jit(value):
+    lowered = value.lower()
+    if lowered not in ("auto", "true", "false"):
+        raise argparse.ArgumentTypeError("use auto, true or false")
+    return {"auto": "auto", "true": True, "false": False}[lowered]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the package's one-line errors: `ganomaly-keras: error: ...`."""
+
+    def error(self, message):
+        self.exit(2, f"ganomaly-keras: error: {message} (see {self.prog} --help)\n")
+
+
+def check_paths(args):
+    """Refuse missing inputs and outputs that cannot be written, before any work.
+
+    Raises:
+        ValueError or FileNotFoundError naming the option and the path.
+    """
+    for name in INPUT_PATHS + (("images",) if args.command == "predict" else ()):
+        path = getattr(args, name, None)
+        if path is not None and not os.path.exists(path):
+            raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} does not exist.")
+    for name in OUTPUT_FOLDERS + (("out",) if args.command == "export" else ()):
+        path = getattr(args, name, None)
+        if path is not None and os.path.exists(path) and not os.path.isdir(path):
+            option = "OUT" if name == "out" else f"--{name.replace('_', '-')}"
+            raise ValueError(f"{option} {path!r} is a file; give a folder path.")
+    out = getattr(args, "out", None)
+    if out is not None and args.command in ("predict", "benchmark"):
+        _check_output_file("--out", out)
+    scores = getattr(args, "scores", None)
+    if scores is not None:
+        _check_output_file("--scores", scores)
+
+
+def _check_output_file(option, out):
+    """Refuse an output file path that is a folder or whose folder is missing."""
+    if os.path.isdir(out):
+        raise ValueError(f"{option} {out!r} is a folder; give a file path.")
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"{option} {out!r}: its folder {parent!r} does not exist; create it first."
+        )
+
+
+def build_parser():
+    """The `ganomaly-keras` parser; each command sets `args.command_name`."""
+    from ganomaly_keras import __version__
+    from ganomaly_keras.deploy.export import EXPORT_FORMATS
+    from ganomaly_keras.models.registry import DETECTORS
+    from ganomaly_keras.training.precision import PRECISIONS
+
+    parser = Parser(
+        prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train, select, calibrate, test and export")
+    add_data_options(p)
+    p.add_argument("--run-dir", default="runs/ganomaly")
+    budget = p.add_argument_group(
+        "training budget (default: 15 epochs of 64; with --folder, 150 steps of 32)"
+    )
+    budget.add_argument("--epochs", type=POSITIVE, default=None)
+    budget.add_argument("--steps", type=POSITIVE, default=None,
+                        help="train for exactly this many updates instead of epochs")
+    budget.add_argument("--validation-every", type=POSITIVE, default=None,
+                        help="with --steps: validate and checkpoint every N steps "
+                        "(default: a fifth of the steps)")
+    budget.add_argument("--batch-size", type=POSITIVE, default=None)
+    budget.add_argument("--augment", action="store_true",
+                        help="flips, 90-degree rotations, brightness and contrast: "
+                        "for textures and surfaces, not for oriented objects")
+    p.add_argument(
+        "--model",
+        choices=tuple(DETECTORS),
+        default="ganomaly",
+    )
+    add_model_options(p)
+    p.add_argument("--jit-compile", type=_jit, default="auto", help="auto, true or false")
+    p.add_argument("--steps-per-execution", type=POSITIVE, default=1,
+                   help="training steps per call into TensorFlow (1); with --steps, "
+                   "the steps and --validation-every must be multiples of it")
+    p.add_argument("--deterministic", action="store_true",
+                   help="bit-identical weights and scores for the same seed, data and "
+                   "machine (TensorFlow op determinism; slower)")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"),
+                   default="default",
+                   help="mirrored: every local GPU; multi_worker: the processes of "
+                   "TF_CONFIG (README, 'More than one process')")
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="float32",
+        help="training precision (float32); auto: mixed_bfloat16 on a CPU with "
+        "AVX512_BF16 or AMX, float32 otherwise (mixed_float16 is refused for now)",
+    )
+    exporting = p.add_mutually_exclusive_group()
+    exporting.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS,
+                           help="export only these formats (default: every format "
+                           "the model supports)")
+    exporting.add_argument("--no-export", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a run directory that holds another run")
+    p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    p.set_defaults(command_name="train")
+
+    p = commands.add_parser("evaluate", help="AUROC, AUPR and F1 of a saved model")
+    p.add_argument("model", help="a .keras file or a run directory")
+    p.add_argument("--split", choices=("validation", "test"), default="test")
+    p.add_argument("--scores", metavar="CSV",
+                   help="also write one row per image: path, anomaly_score, "
+                   "normalized_score, is_anomaly, label")
+    add_data_options(p)
+    p.set_defaults(command_name="evaluate")
+
+    p = commands.add_parser("export", help="write every export format of a saved model")
+    p.add_argument("model", help="a calibrated .keras file or a run directory")
+    p.add_argument("out", help="the export folder")
+    p.add_argument("--formats", nargs="+", choices=EXPORT_FORMATS,
+                   help="default: every format the model supports")
+    add_data_options(p)
+    p.set_defaults(command_name="export")
+
+    p = commands.add_parser("predict", help="score an image or a folder, write CSV")
+    p.add_argument("model", help="a calibrated .keras file or a run directory")
+    p.add_argument("images", help="an image file, a folder of images, or a folder of "
+                   "such folders (e.g. an MVTec-layout test/ folder)")
+    p.add_argument("--out", help="CSV file (default: stdout)")
+    p.add_argument("--batch-size", type=POSITIVE, default=64,
+                   help="images decoded and scored together (64)")
+    p.add_argument("--skip-unreadable", action="store_true")
+    p.set_defaults(command_name="predict")
+
+    p = commands.add_parser(
+        "benchmark",
+        help="speed (training, FLOPs, latency, MNIST AUROC), quality (image and "
+        "pixel metrics on a suite of inspection folders) or folder (memory and speed "
+        "of streaming a large folder)",
+    )
+    p.add_argument("kind", nargs="?", choices=("speed", "quality", "folder"), default="speed")
+    p.add_argument("--images", type=POSITIVE, default=50_000,
+                   help="folder: PNG files to generate (50000)")
+    p.add_argument("--pairs", type=POSITIVE, default=3,
+                   help="speed (scoring latency) and folder: rounds of alternating "
+                   "measurements in fresh processes (3)")
+    p.add_argument("--rounds", type=POSITIVE, default=12,
+                   help="speed: timed training blocks per candidate, interleaved "
+                   "between warmed-up worker processes (12)")
+    p.add_argument("--steps-per-execution", type=POSITIVE, nargs="+", default=[1],
+                   help="speed: compile()'s steps_per_execution for the Keras "
+                   "training measurements, each value a candidate of its own (1)")
+    p.add_argument("--against-torch", action="store_true",
+                   help="speed: also measure the PyTorch comparator, alternating "
+                   '(pip install -e ".[bench]")')
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32", "auto"],
+                   help="speed: training precisions to measure (float32 auto)")
+    p.add_argument("--work-dir", help="folder: where the generated images live "
+                   "(default OUT_DIR/data; reused by reruns)")
+    p.add_argument("--steps", type=POSITIVE, default=None,
+                   help="speed: training steps per timed block (10); quality: "
+                   "training steps per folder (150)")
+    p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
+    p.add_argument("--folders", nargs="+", help="quality: only these folders")
+    p.add_argument("--model", default="ganomaly", choices=tuple(DETECTORS),
+                   help="quality: the detector")
+    p.add_argument("--score", help="quality: a score term, or auto (default)")
+    p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")
+    p.add_argument("--working-size", type=POSITIVE,
+                   help="quality: score at this side over tiles of --image-size")
+    p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
+    p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
+    p.add_argument("--out-dir", default=None,
+                   help="results.json (saved after every measurement; a rerun resumes) "
+                   "and results.md: runs/benchmark (speed), runs/quality (quality), "
+                   "runs/folder_benchmark (folder)")
+    p.add_argument("--mnist", help="mnist.npz: also run the paper's protocol")
+    p.add_argument("--digits", type=arguments.cli_type(arguments.integer, int, minimum=0, maximum=9),
+                   nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=POSITIVE, default=3)
+    p.add_argument("--jit-compile", type=_jit, default=False)
+    p.add_argument("--skip-training", action="store_true",
+                   help="speed: no training throughput measurement")
+    p.add_argument("--skip-latency", action="store_true",
+                   help="speed: no scoring latency measurement")
+    p.add_argument("--out", help="also write the JSON report here")
+    p.set_defaults(command_name="benchmark")
+    return parser

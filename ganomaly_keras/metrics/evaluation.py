@@ -1,0 +1,96 @@
+"""Evaluating a detector on a labelled split (1 = anomaly, 0 = normal).
+
+AUROC and average precision come from scikit-learn (exact and rank based, as unbounded
+scores need; `keras.metrics.AUC` assumes probabilities). Precision, recall and F1 are
+reported at the model's stored threshold when it has one, with the decisions of the
+calibration head the exported models use (`ganomaly_keras.deploy.serving`). With ground-truth masks, the
+anomaly maps are also scored per pixel (pixel AUROC and AUPRO, see
+`ganomaly_keras.metrics.pixel`).
+"""
+
+import numpy as np
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+from ganomaly_keras.metrics.pixel import pixel_metrics, resize_maps
+from ganomaly_keras.deploy.serving import calibrated_numpy
+
+
+def check_labels(labels, n):
+    labels = np.asarray(labels).ravel()
+    if labels.size != n:
+        raise ValueError(f"got {labels.size} labels for {n} images.")
+    values = set(np.unique(labels).tolist())
+    if not values <= {0, 1}:
+        raise ValueError(f"labels must be 0 (normal) or 1 (anomaly); got {sorted(values)}.")
+    if values != {0, 1}:
+        raise ValueError(
+            "AUROC needs both normal (0) and anomalous (1) images in the evaluation "
+            f"data; got only label {values.pop()}."
+        )
+    return labels.astype(np.int64)
+
+
+def ranking_metrics(scores, labels):
+    """`{"auroc", "aupr"}` of raw scores against labels."""
+    labels = check_labels(labels, len(scores))
+    return {
+        "auroc": float(roc_auc_score(labels, scores)),
+        "aupr": float(average_precision_score(labels, scores)),
+    }
+
+
+def pixel_evaluation(model, images, masks, batch_size=256):
+    """`{"pixel_auroc", "aupro"}` of the model's anomaly maps of `images` against
+    binary `masks` `(n, H, W)`; the maps are upsampled bilinearly to `H x W`."""
+    masks = np.asarray(masks)
+    if masks.ndim != 3 or len(masks) != len(images):
+        raise ValueError(
+            f"masks must have shape (n, height, width) with n = {len(images)} "
+            f"images; got {masks.shape}."
+        )
+    maps = resize_maps(model.predict_maps(images, batch_size), masks.shape[1:])
+    return pixel_metrics(maps, masks)
+
+
+def evaluate_detector(model, images, labels, masks=None, batch_size=256):
+    """Score `images` with `model` and compare with `labels` (and `masks`).
+
+    Args:
+        model: a detector of this package.
+        images: float images in [-1, 1] of the model's shape.
+        labels: 1 = anomaly, 0 = normal; both must occur.
+        masks: optional binary ground-truth masks `(n, H, W)` (all zero for normal
+            images). The model's anomaly maps are upsampled bilinearly to `H x W`.
+        batch_size: images per forward pass.
+
+    Returns:
+        dict with "auroc", "aupr", "n_normal", "n_anomalous", "scores" (NumPy);
+        when the model is calibrated, "threshold", "precision", "recall", "f1"; with
+        masks, "pixel_auroc", "aupro" and "mask_resolution".
+    """
+    labels = check_labels(labels, len(images))
+    scores = model.predict(images, batch_size=batch_size, verbose=0)
+    result = ranking_metrics(scores, labels)
+    result.update(
+        n_normal=int((labels == 0).sum()), n_anomalous=int(labels.sum()), scores=scores
+    )
+    if masks is not None:
+        result.update(pixel_evaluation(model, images, masks, batch_size))
+        result["mask_resolution"] = int(np.shape(masks)[1])
+    fitted = getattr(model, "calibration", None)
+    if fitted is not None:
+        decisions = calibrated_numpy(scores, fitted)["is_anomaly"]
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            labels, decisions, average="binary", zero_division=0
+        )
+        result.update(
+            threshold=fitted.threshold,
+            precision=float(precision),
+            recall=float(recall),
+            f1=float(f1),
+        )
+    return result

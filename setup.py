@@ -65,7 +65,7 @@ setup(
         # unpinned torch pulls several GB of CUDA packages; 2.13.0 has a CPU build.
         "bench": ["torch==2.13.0"],
     },
-    entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli.commands:main"]},
+    entry_points={"console_scripts": ["ganomaly-keras=ganomaly_keras.cli.main:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -24,9 +24,10 @@ import time
 
 import numpy as np
 
-from ganomaly_keras import arguments
 from benchmarks.measurement import measure_in_child, speed_flags
-from ganomaly_keras.saving import write_json_atomically
+from ganomaly_keras import arguments
+from ganomaly_keras.results import ResultsStore
+from ganomaly_keras.results import markdown_table as results_table
 
 MODES = ("streamed", "in_memory")
 IMAGE_SIZE = 32
@@ -113,28 +114,24 @@ def run_folder_benchmark(work_dir, out_dir, images=50_000, steps=100, batch_size
     batch_size = arguments.positive_integer("batch_size", batch_size)
     pairs = arguments.positive_integer("pairs", pairs)
     settings = {"images": images, "steps": steps, "batch_size": batch_size, "pairs": pairs}
-    results_path = os.path.join(out_dir, "results.json")
-    report = {"settings": settings, "cpu_flags": speed_flags(), "measurements": []}
-    if os.path.exists(results_path):
-        with open(results_path) as handle:
-            previous = json.load(handle)
-        if previous.get("settings") == settings:
-            report = previous
+    store = ResultsStore(os.path.join(out_dir, "results.json"),
+                         dict(settings, cpu_flags=speed_flags()), announce=True)
     folder = os.path.join(work_dir, "images")
     start = time.perf_counter()
     make_folder(folder, images)
-    report["folder_seconds"] = round(time.perf_counter() - start, 1)
     order = [mode for _ in range(pairs) for mode in MODES]
-    for index in range(len(report["measurements"]), len(order)):
-        mode = order[index]
-        print(f"measuring {mode} ({index + 1}/{len(order)})", file=sys.stderr)
-        report["measurements"].append(measure_in_child(
+    measurements = [
+        store.measure(f"{index + 1}/{len(order)} {mode}", lambda mode=mode: measure_in_child(
             "benchmarks.folder_streaming",
             {"mode": mode, "folder": folder, "steps": steps, "batch_size": batch_size},
         ))
-        write_json_atomically(results_path, report)
+        for index, mode in enumerate(order)
+    ]
+    report = {"settings": settings, "cpu_flags": speed_flags(), "measurements": measurements,
+              "folder_seconds": round(time.perf_counter() - start, 1)}
     report["summary"] = summarize(report["measurements"])
-    write_json_atomically(results_path, report)
+    store.data["report"] = report
+    store.save()
     with open(os.path.join(out_dir, "results.md"), "w") as handle:
         handle.write(markdown_table(report))
     return report
@@ -161,19 +158,16 @@ def _median(measurements):
 
 def markdown_table(report):
     s = report["settings"]
-    rows = "\n".join(
-        f"| {i + 1} | {m['mode']} | {m['images_per_second']} | {m['peak_rss_mb']:.0f} | "
-        f"{m['prepare_seconds']} |"
+    rows = [
+        [i + 1, m["mode"], m["images_per_second"], f"{m['peak_rss_mb']:.0f}", m["prepare_seconds"]]
         for i, m in enumerate(report["measurements"])
-    )
+    ]
     summary = report.get("summary", {})
     return (
         f"Folder of {s['images']:,} PNGs (32x32x1), GANomaly, batch {s['batch_size']}, "
         f"{s['steps']} timed steps per measurement; CPU flags {report['cpu_flags']}.\n\n"
-        "| # | mode | images/s | peak RSS (MB) | data preparation (s) |\n"
-        "|---|---|---|---|---|\n"
-        f"{rows}\n\n"
-        f"Streamed / in-memory throughput, per pair: {summary.get('throughput_ratios')}; "
+        + results_table(["#", "mode", "images/s", "peak RSS (MB)", "data preparation (s)"], rows)
+        + f"\nStreamed / in-memory throughput, per pair: {summary.get('throughput_ratios')}; "
         f"median {summary.get('median_throughput_ratio')}. Median images/s: streamed "
         f"{summary.get('streamed_median_images_per_second')}, in memory "
         f"{summary.get('in_memory_median_images_per_second')}. Peak RSS streamed "

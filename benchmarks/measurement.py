@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from ganomaly_keras.results import ResultsStore
 from ganomaly_keras.training.precision import cpu_flags
 
 # The CPU flags that decide which precision and kernels are fastest.
@@ -81,64 +82,23 @@ def measure_in_child(module, arguments, timeout=3600):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-class ResultsFile:
-    """A JSON file of measurements, written atomically after each one.
+def machine_results(path):
+    """The `ResultsStore` of speed measurements at `path`, for this machine.
 
     A rerun on the same machine (same speed CPU flags and CPU count) resumes: a
     measurement already in the file is not taken again. A file written on another
     machine is started over, never mixed with this one's figures.
-
-    Args:
-        path: the JSON file.
     """
-
-    def __init__(self, path):
-        self.path = path
-        machine = {"cpu_flags": speed_flags(), "cpus": os.cpu_count()}
-        self.data = {"machine": machine, "measurements": {}}
-        if os.path.exists(path):
-            with open(path) as handle:
-                previous = json.load(handle)
-            if previous.get("machine") == machine:
-                self.data = previous
-            else:
-                print(f"{path} was measured on another machine "
-                      f"({previous.get('machine')}): starting over.", file=sys.stderr)
-
-    @property
-    def measurements(self):
-        return self.data["measurements"]
-
-    def measure(self, key, function):
-        """The measurement stored under `key`, taken by `function()` if absent.
-
-        Args:
-            key: a string naming the measurement and every setting it depends on.
-            function: takes the measurement; returns a JSON-able value.
-
-        Returns:
-            the stored or new value.
-        """
-        if key not in self.measurements:
-            print(f"measuring {key}", file=sys.stderr, flush=True)
-            self.measurements[key] = function()
-            self.save()
-        return self.measurements[key]
-
-    def save(self):
-        from ganomaly_keras.saving import write_json_atomically
-
-        folder = os.path.dirname(self.path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
-        write_json_atomically(self.path, self.data)
+    return ResultsStore(
+        path, {"cpu_flags": speed_flags(), "cpus": os.cpu_count()}, announce=True
+    )
 
 
 def alternate(results, prefix, candidates, pairs, measure):
     """Measure every candidate once per round, in order, for `pairs` rounds.
 
     Args:
-        results: a `ResultsFile`.
+        results: a `ResultsStore` (`machine_results`).
         prefix: the key prefix naming the measurement and its settings.
         candidates: names, measured in this order within each round.
         pairs: rounds.
@@ -265,7 +225,7 @@ def interleave(results, prefix, candidates, rounds, start_worker):
     missing, and measures only what is missing.
 
     Args:
-        results: a `ResultsFile`.
+        results: a `ResultsStore` (`machine_results`).
         prefix: the key prefix naming the measurement and its settings.
         candidates: names.
         rounds: how many blocks of each candidate.
@@ -280,7 +240,7 @@ def interleave(results, prefix, candidates, rounds, start_worker):
         (index, candidate)
         for index in range(rounds)
         for candidate in (candidates if index % 2 == 0 else candidates[::-1])
-        if key(index, candidate) not in results.measurements
+        if key(index, candidate) not in results
     ]
     if missing:
         workers = {}
@@ -294,7 +254,7 @@ def interleave(results, prefix, candidates, rounds, start_worker):
             for worker in workers.values():
                 worker.close()
     return [
-        {candidate: results.measurements[key(index, candidate)] for candidate in candidates}
+        {candidate: results.get(key(index, candidate)) for candidate in candidates}
         for index in range(rounds)
     ]
 

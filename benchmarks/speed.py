@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.speed_report import markdown_report
+from benchmarks.mnist import mnist_digit
 from ganomaly_keras.models import GANomaly
 from ganomaly_keras.training.precision import dtype_policy as policy_scope
 
@@ -195,27 +196,6 @@ def inference_latencies(image_size=32, channels=1, repeats=30):
         ]
 
 
-def mnist_digit(npz, digit, epochs, seed=0, precision="float32", run_dir=None):
-    """The paper's leave-one-digit-out protocol for one digit through `train_run`:
-    the test AUROC of the epoch selected by validation AUROC."""
-    from ganomaly_keras.data.spec import DataSpec
-    from ganomaly_keras.training.run import train_run
-
-    run_dir = run_dir or tempfile.mkdtemp(prefix=f"ganomaly-mnist-{digit}-")
-    spec = DataSpec(source="npz", path=npz, abnormal_class=digit, seed=seed)
-    start = time.perf_counter()
-    metrics = train_run(
-        run_dir, spec, epochs=epochs, export_formats=(), overwrite=True, verbose=0,
-        precision=precision,
-    )
-    return {
-        "test_auroc": metrics["test"]["auroc"],
-        "validation_auroc": metrics["validation"]["auroc"],
-        "selected_epoch": metrics["selected_epoch"],
-        "minutes": round((time.perf_counter() - start) / 60, 1),
-    }
-
-
 def _peak():
     return {"gflops": matmul_peak_gflops()}
 
@@ -225,7 +205,7 @@ MEASUREMENTS = {
     "peak": _peak,
     "training": training_throughput,
     "latency": inference_latencies,
-    "mnist": mnist_digit,
+    "mnist": mnist_digit,  # benchmarks.mnist: the one MNIST protocol
 }
 
 # What `python -m benchmarks.speed '{"worker": name, ...}'` serves, one timed
@@ -355,7 +335,7 @@ def run_benchmark(
     Returns:
         the report dict (also in `<out_dir>/results.json` under "report").
     """
-    from benchmarks.measurement import ResultsFile
+    from benchmarks.measurement import machine_results
     from ganomaly_keras.training.precision import resolve_precision
 
     if against_torch:
@@ -367,10 +347,10 @@ def run_benchmark(
                 "(torch 2.13.0, CPU build)."
             ) from error
     policies = list(dict.fromkeys(resolve_precision(p) for p in precisions))
-    results = ResultsFile(os.path.join(out_dir, "results.json"))
+    results = machine_results(os.path.join(out_dir, "results.json"))
     report = {
         "machine": dict(
-            results.data["machine"],
+            results.identity,
             processor=platform.processor() or platform.machine(),
             tensorflow=tf.__version__, keras=keras.__version__,
         ),

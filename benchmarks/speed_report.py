@@ -4,6 +4,8 @@ training precision)."""
 
 import numpy as np
 
+from ganomaly_keras.results import markdown_table
+
 # How far a training precision's test AUROC may fall from float32's (issue 14's bound).
 AUROC_TOLERANCE = 0.01
 
@@ -47,20 +49,22 @@ def _training_table(section, peak):
         f"candidate, interleaved between warmed-up worker processes (A B, B A, ...); "
         f"{flops / 1e9:.3f} GFLOP per image:",
         "",
-        "| candidate | images/s, median (lowest-highest) | fraction of matmul peak "
-        f"| vs {section['candidates'][0]}, median ratio (quartiles) "
-        "| vs PyTorch, median ratio (quartiles) |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for candidate in section["candidates"]:
         values = [r[candidate]["images_per_s"] for r in section["rounds"]]
         median = section["median_images_per_s"][candidate]
-        lines.append(
-            f"| {candidate} | {median:.1f} ({min(values):.0f}-{max(values):.0f}) | "
-            f"{median * flops / 1e9 / peak:.2f} | "
-            f"{_ratio(section.get('vs_first', {}).get(candidate))} | "
-            f"{_ratio(section.get('vs_torch', {}).get(candidate))} |"
-        )
+        rows.append([
+            candidate, f"{median:.1f} ({min(values):.0f}-{max(values):.0f})",
+            f"{median * flops / 1e9 / peak:.2f}",
+            _ratio(section.get("vs_first", {}).get(candidate)),
+            _ratio(section.get("vs_torch", {}).get(candidate)),
+        ])
+    lines.append(markdown_table(
+        ["candidate", "images/s, median (lowest-highest)", "fraction of matmul peak",
+         f"vs {section['candidates'][0]}, median ratio (quartiles)",
+         "vs PyTorch, median ratio (quartiles)"], rows,
+    ))
     if "torch_parameters_match_design" in section:
         lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "
                      f"{section['torch_parameters_match_design']}.")
@@ -73,15 +77,17 @@ def _latency_table(section):
         f"Scoring latency (32x32x1), median of {len(section['rounds'])} alternating rounds; "
         "TFLite on one thread, Keras, SavedModel and PyTorch on all:",
         "",
-        "| runtime | ms/image, batch 1 | ms/image, batch 64 | PyTorch / this, batch 1 | PyTorch / this, batch 64 |",
-        "|---|---|---|---|---|",
     ]
+    rows = []
     for name, row in section["median"].items():
         ratio = versus.get(name)
-        lines.append(
-            f"| {name} | {row['batch1_ms']:.3f} | {row['batch64_ms']:.3f} | "
-            + (f"{ratio['batch1_ms']:.2f}x | {ratio['batch64_ms']:.2f}x |" if ratio else "| |")
-        )
+        rows.append([name, f"{row['batch1_ms']:.3f}", f"{row['batch64_ms']:.3f}"] + (
+            [f"{ratio['batch1_ms']:.2f}x", f"{ratio['batch64_ms']:.2f}x"] if ratio else ["", ""]
+        ))
+    lines.append(markdown_table(
+        ["runtime", "ms/image, batch 1", "ms/image, batch 64", "PyTorch / this, batch 1",
+         "PyTorch / this, batch 64"], rows,
+    ))
     return lines + [""]
 
 
@@ -91,15 +97,17 @@ def _mnist_table(section):
         f"MNIST leave-one-digit-out, {section['epochs']} epochs, seed {section['seed']} "
         "(epoch selected on validation AUROC, test scored once):",
         "",
-        "| digit | " + " | ".join(f"test AUROC, {p} | minutes, {p}" for p in policies) + " |",
-        "|---|" + "---|---|" * len(policies),
     ]
-    for digit, row in section["per_digit"].items():
-        lines.append(f"| {digit} | " + " | ".join(
-            f"{row[p]['test_auroc']:.3f} | {row[p]['minutes']}" for p in policies) + " |")
+    table = [
+        [digit] + [cell for p in policies for cell in (f"{row[p]['test_auroc']:.3f}", row[p]["minutes"])]
+        for digit, row in section["per_digit"].items()
+    ]
     rows = list(section["per_digit"].values())
     means = [np.mean([row[p]["test_auroc"] for row in rows]) for p in policies]
-    lines.append("| mean | " + " | ".join(f"{m:.3f} | " for m in means) + " |")
+    table.append(["mean"] + [cell for m in means for cell in (f"{m:.3f}", "")])
+    lines.append(markdown_table(
+        ["digit"] + [h for p in policies for h in (f"test AUROC, {p}", f"minutes, {p}")], table
+    ))
     others = [p for p in policies if p != "float32"] if "float32" in policies else []
     for policy in others:
         gap = max(abs(row[policy]["test_auroc"] - row["float32"]["test_auroc"]) for row in rows)

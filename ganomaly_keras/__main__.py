@@ -2,6 +2,6 @@
 
 import sys
 
-from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.main import main
 
 sys.exit(main())

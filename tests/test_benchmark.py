@@ -12,26 +12,26 @@ import pytest
 from benchmarks import measurement
 from benchmarks.speed import DESIGN_PARAMETERS_32X1, run_benchmark
 from benchmarks.speed_report import markdown_report
-from benchmarks.measurement import BlockWorker, ResultsFile, alternate, interleave, ratios
+from benchmarks.measurement import BlockWorker, machine_results, alternate, interleave, ratios
 from ganomaly_keras.training.timing import PhaseTimes, TimedCallback, is_default
 
 
 def test_results_file_measures_once_and_resumes(tmp_path):
     path = str(tmp_path / "results.json")
     calls = []
-    first = ResultsFile(path)
+    first = machine_results(path)
     assert first.measure("a", lambda: calls.append("a") or 1) == 1
     assert first.measure("a", lambda: calls.append("again") or 2) == 1
-    resumed = ResultsFile(path)
+    resumed = machine_results(path)
     assert resumed.measure("a", lambda: calls.append("resumed") or 3) == 1
     assert calls == ["a"]
 
 
 def test_results_from_another_machine_are_not_mixed_in(tmp_path, monkeypatch):
     path = str(tmp_path / "results.json")
-    ResultsFile(path).measure("a", lambda: 1)
+    machine_results(path).measure("a", lambda: 1)
     monkeypatch.setattr(measurement, "speed_flags", lambda: ["a_different_cpu"])
-    assert ResultsFile(path).measure("a", lambda: 2) == 2
+    assert machine_results(path).measure("a", lambda: 2) == 2
 
 
 def test_alternation_runs_candidates_in_turn_and_resumes_after_an_interruption(tmp_path):
@@ -45,10 +45,10 @@ def test_alternation_runs_candidates_in_turn_and_resumes_after_an_interruption(t
         return {"images_per_s": {"a": 200.0, "b": 100.0}[candidate] * len(order)}
 
     with pytest.raises(KeyboardInterrupt):
-        alternate(ResultsFile(path), "speed", ["a", "b"], 2, measure)
+        alternate(machine_results(path), "speed", ["a", "b"], 2, measure)
     assert order == ["a", "b", "a"]
     order.append("resumed")  # from here the measure function succeeds again
-    rounds = alternate(ResultsFile(path), "speed", ["a", "b"], 2, lambda c: {"images_per_s": 50.0})
+    rounds = alternate(machine_results(path), "speed", ["a", "b"], 2, lambda c: {"images_per_s": 50.0})
     assert order == ["a", "b", "a", "resumed"]  # only round 1's b was measured again
     assert [r["a"]["images_per_s"] for r in rounds] == [200.0, 600.0]
     assert [r["b"]["images_per_s"] for r in rounds] == [200.0, 50.0]
@@ -149,7 +149,7 @@ def test_the_benchmark_measures_in_children_and_a_rerun_measures_nothing(tmp_pat
     assert all(r["keras/float32"]["images_per_s"] > 0 for r in training["rounds"])
     assert training["setting"]["steps"] == 2
     with open(f"{out}/results.json") as handle:
-        assert len(json.load(handle)["measurements"]) == 3  # the peak and two blocks
+        assert len(json.load(handle)["results"]) == 3  # the peak and two blocks
 
     def no_measuring(*args, **kwargs):
         raise AssertionError("a resumed benchmark measured again")
@@ -175,19 +175,19 @@ class _FakeWorker:
 def test_interleave_reverses_the_order_every_other_round_and_resumes(tmp_path):
     path = str(tmp_path / "results.json")
     log = []
-    rounds = interleave(ResultsFile(path), "t", ["a", "b", "c"], 3,
+    rounds = interleave(machine_results(path), "t", ["a", "b", "c"], 3,
                         lambda candidate: _FakeWorker(candidate, log))
     assert log[:9] == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
     assert sorted(log[9:]) == ["close a", "close b", "close c"]
     assert [r["b"]["images_per_s"] for r in rounds] == [2, 5, 8]
     # A rerun with one more round starts workers again for that round only.
     log.clear()
-    again = interleave(ResultsFile(path), "t", ["a", "b", "c"], 4,
+    again = interleave(machine_results(path), "t", ["a", "b", "c"], 4,
                        lambda candidate: _FakeWorker(candidate, log))
     assert log[:3] == ["c", "b", "a"]
     assert again[:3] == rounds
     log.clear()
-    interleave(ResultsFile(path), "t", ["a", "b", "c"], 4,
+    interleave(machine_results(path), "t", ["a", "b", "c"], 4,
                lambda candidate: pytest.fail("nothing is missing: no worker starts"))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.main import main
 
 TINY = ["--image-size", "16", "--width", "8", "--latent-size", "8", "--verbose", "0"]
 

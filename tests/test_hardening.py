@@ -17,7 +17,7 @@ from PIL import Image
 
 from ganomaly_keras import GANomaly, arguments
 from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
-from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.main import main
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.training.run import train_run
 from ganomaly_keras.training.lock import RunDirectoryInUse, RunLock

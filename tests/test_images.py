@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.main import main
 from ganomaly_keras.data.images import (
     ImageReadError,
     image_files,

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import ganomaly_keras
-from ganomaly_keras.cli.commands import main
+from ganomaly_keras.cli.main import main
 from ganomaly_keras.cli.parser import build_parser
 from ganomaly_keras.models.base import constructor_parameters
 from ganomaly_keras.models.registry import DETECTORS, SET_BY_RUN, all_options, model_options

@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from ganomaly_keras.edge import open_interpreter, recorded_delegate
 from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
+from ganomaly_keras.results import markdown_table as results_table
 from ganomaly_keras.saving import directory_bytes, load_model
 from ganomaly_keras.deploy.serving import serving_function
 from ganomaly_keras.deploy.writers import TFLITE_VARIANTS, tflite_filename
@@ -166,16 +167,15 @@ def compare_runtimes(runtimes, images, labels, latency_repeats=50, calibration=N
 
 
 def markdown_table(rows):
-    header = (
-        "| artefact | max abs diff | max rel diff | correlation | decisions agree | "
-        "AUROC | latency ms/image | size | decisions against own score |\n"
-        "|---|---|---|---|---|---|---|---|---|"
-    )
-    lines = [
-        f"| {r['name']} | {r['max_abs_diff']:.2e} | {r['max_rel_diff']:.2e} | "
-        f"{r['correlation']:.6f} | {r['decision_agreement']:.4f} | {r['auroc']:.4f} | "
-        f"{r['latency_ms']:.3f} | {r['bytes'] / 1e6:.2f} MB | "
-        f"{r.get('contradicted_decisions', 'n/a')} |"
-        for r in rows
-    ]
-    return "\n".join([header] + lines)
+    """`compare_runtimes`' rows as a Markdown table."""
+    return results_table(
+        ["artefact", "max abs diff", "max rel diff", "correlation", "decisions agree", "AUROC",
+         "latency ms/image", "size", "decisions against own score"],
+        [
+            [r["name"], f"{r['max_abs_diff']:.2e}", f"{r['max_rel_diff']:.2e}",
+             f"{r['correlation']:.6f}", f"{r['decision_agreement']:.4f}", f"{r['auroc']:.4f}",
+             f"{r['latency_ms']:.3f}", f"{r['bytes'] / 1e6:.2f} MB",
+             r.get("contradicted_decisions", "n/a")]
+            for r in rows
+        ],
+    ).rstrip("\n")

@@ -15,7 +15,6 @@ with the same budget skips the folders already measured and resumes a folder who
 training was interrupted (its run directory resumes, see `ganomaly_keras.training.run`).
 """
 
-import json
 import os
 import time
 
@@ -23,7 +22,9 @@ import numpy as np
 
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.training.run import INSPECTION_DEFAULTS, RunError, train_run
-from ganomaly_keras.saving import load_model, write_json_atomically
+from ganomaly_keras.results import ResultsStore
+from ganomaly_keras.results import markdown_table as results_table
+from ganomaly_keras.saving import load_model
 
 METRICS = ("auroc", "pixel_auroc", "aupro")
 
@@ -98,60 +99,53 @@ def run_quality_benchmark(
     budget = _budget(
         detector, model_options, steps, image_size, working_size, batch_size, augment, seed
     )
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "results.json")
-    report = {"budget": budget, "results": {}}
-    if os.path.exists(path):
-        with open(path) as handle:
-            previous = json.load(handle)
-        if previous.get("budget") == json.loads(json.dumps(budget)):
-            report["results"] = previous["results"]
+    store = ResultsStore(os.path.join(out_dir, "results.json"), budget)
     for name in names:
-        if name in report["results"]:
+        if name in store:
             print(f"{name}: measured already, skipped")
-            if "test_auroc_by_term" not in report["results"][name]:
-                report["results"][name]["test_auroc_by_term"] = test_auroc_by_term(
-                    os.path.join(out_dir, "runs", name)
-                )
-                write_json_atomically(path, report)
             continue
-        spec = DataSpec(source="folder", path=os.path.join(suite, name), image_size=image_size,
-                        working_size=working_size, seed=seed)
-        start = time.perf_counter()
-        run_dir = os.path.join(out_dir, "runs", name)
-        arguments = dict(
-            detector=detector, steps=steps, batch_size=batch_size, augment=augment,
-            export_formats=(), verbose=verbose,
-        )
-        try:  # resumes an interrupted run of the same budget
-            metrics = train_run(run_dir, spec, model_options, **arguments)
-        except RunError:  # a finished run or another budget's: this budget starts over
-            metrics = train_run(run_dir, spec, model_options, overwrite=True, **arguments)
-        test = metrics["test"]
-        report["results"][name] = {
-            **{k: test.get(k) for k in METRICS},
-            "score": metrics["score"]["name"],
-            "steps": metrics["training_steps"],
-            "seconds": round(time.perf_counter() - start, 1),
-            "test_images": metrics["data"]["splits"]["test"]["images"],
-            "test_auroc_by_term": test_auroc_by_term(run_dir),
-        }
-        write_json_atomically(path, report)
-        row = report["results"][name]
+        row = store.put(name, _run_folder(suite, name, out_dir, budget, model_options, verbose))
         print(f"{name}: " + ", ".join(f"{k} {row[k]:.3f}" for k in METRICS if row[k] is not None)
               + f", score {row['score']}, {row['seconds']:.0f} s")
+    results = {name: store.get(name) for name in names}
+    report = {"budget": store.identity, "results": results}
     report["mean"] = {
-        k: float(np.mean([r[k] for r in report["results"].values()]))
-        if all(r[k] is not None for r in report["results"].values()) else None
+        k: float(np.mean([r[k] for r in results.values()]))
+        if all(r[k] is not None for r in results.values()) else None
         for k in METRICS
     }
-    report["total_seconds"] = round(sum(r["seconds"] for r in report["results"].values()), 1)
-    write_json_atomically(path, report)
+    report["total_seconds"] = round(sum(r["seconds"] for r in results.values()), 1)
     with open(os.path.join(out_dir, "results.md"), "w") as handle:
         handle.write(markdown_table(report))
         handle.write("\nTest AUROC of every score term of the same models (for the record; "
                      "each run chose its score on validation):\n\n" + term_table(report))
     return report
+
+
+def _run_folder(suite, name, out_dir, budget, model_options, verbose):
+    """Train and test on one folder of the suite; its row of the report."""
+    spec = DataSpec(source="folder", path=os.path.join(suite, name),
+                    image_size=budget["image_size"], working_size=budget["working_size"],
+                    seed=budget["seed"])
+    start = time.perf_counter()
+    run_dir = os.path.join(out_dir, "runs", name)
+    arguments = dict(
+        detector=budget["detector"], steps=budget["steps"], batch_size=budget["batch_size"],
+        augment=budget["augment"], export_formats=(), verbose=verbose,
+    )
+    try:  # resumes an interrupted run of the same budget
+        metrics = train_run(run_dir, spec, model_options, **arguments)
+    except RunError:  # a finished run or another budget's: this budget starts over
+        metrics = train_run(run_dir, spec, model_options, overwrite=True, **arguments)
+    test = metrics["test"]
+    return {
+        **{k: test.get(k) for k in METRICS},
+        "score": metrics["score"]["name"],
+        "steps": metrics["training_steps"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "test_images": metrics["data"]["splits"]["test"]["images"],
+        "test_auroc_by_term": test_auroc_by_term(run_dir),
+    }
 
 
 def test_auroc_by_term(run_dir):
@@ -168,22 +162,16 @@ def test_auroc_by_term(run_dir):
 
 def term_table(report):
     """Test AUROC of every score term per folder, with means (for the record)."""
-    rows = [r["test_auroc_by_term"] for r in report["results"].values()
-            if "test_auroc_by_term" in r]
+    rows = [r["test_auroc_by_term"] for r in report["results"].values()]
     if not rows:
         return ""
     terms = list(rows[0])
     lines = [
-        "| folder | " + " | ".join(terms) + " |",
-        "|---" * (len(terms) + 1) + "|",
+        [name] + [f"{result['test_auroc_by_term'][t]:.3f}" for t in terms]
+        for name, result in report["results"].items()
     ]
-    for name, result in report["results"].items():
-        values = result.get("test_auroc_by_term")
-        if values:
-            lines.append(f"| {name} | " + " | ".join(f"{values[t]:.3f}" for t in terms) + " |")
-    lines.append("| **mean** | " + " | ".join(
-        f"{np.mean([r[t] for r in rows]):.3f}" for t in terms) + " |")
-    return "\n".join(lines) + "\n"
+    lines.append(["**mean**"] + [f"{np.mean([r[t] for r in rows]):.3f}" for t in terms])
+    return results_table(["folder"] + terms, lines)
 
 
 def markdown_table(report):
@@ -196,22 +184,19 @@ def markdown_table(report):
         f", scored over tiles of a {budget['working_size']} px image"
         if budget.get("working_size") else ""
     )
-    lines = [
+    rows = [
+        [name, cell(row["auroc"]), cell(row["pixel_auroc"]), cell(row["aupro"]), row["score"],
+         f"{row['seconds']:.0f}"]
+        for name, row in report["results"].items()
+    ]
+    mean = report.get("mean", {})
+    rows.append(["**mean**", cell(mean.get("auroc")), cell(mean.get("pixel_auroc")),
+                 cell(mean.get("aupro")), "", f"{report.get('total_seconds', 0):.0f}"])
+    title = (
         f"{budget['detector']}, {budget['steps']} steps of batch {budget['batch_size']} at "
         f"{budget['image_size']} px{tiles}, options {budget['model']}, augment "
-        f"{budget['augment']}, seed {budget['seed']}",
-        "",
-        "| folder | image AUROC | pixel AUROC | AUPRO | score (chosen on validation) | seconds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, row in report["results"].items():
-        lines.append(
-            f"| {name} | {cell(row['auroc'])} | {cell(row['pixel_auroc'])} | "
-            f"{cell(row['aupro'])} | {row['score']} | {row['seconds']:.0f} |"
-        )
-    mean = report.get("mean", {})
-    lines.append(
-        f"| **mean** | {cell(mean.get('auroc'))} | {cell(mean.get('pixel_auroc'))} | "
-        f"{cell(mean.get('aupro'))} | | {report.get('total_seconds', 0):.0f} |"
+        f"{budget['augment']}, seed {budget['seed']}"
     )
-    return "\n".join(lines) + "\n"
+    header = ["folder", "image AUROC", "pixel AUROC", "AUPRO",
+              "score (chosen on validation)", "seconds"]
+    return title + "\n\n" + results_table(header, rows)

@@ -38,13 +38,13 @@ the same subsets for every model): `--max-train-images`, `--max-validation-image
 `--max-test-images`; and `--digits` picks the held-out digits. Steps are not cut: they
 come from the curves, up to `--max-steps`.
 
-With `--out`, every result is written to that JSON file as soon as it is measured, and
-a rerun with the same file and budget skips what is already there.
+Every result is written to `--out` (runs/family/results.json) as soon as it is
+measured, and a rerun with the same file and budget skips what is already there.
 
 Usage:
-    python examples/compare_family.py --mnist mnist.npz --tables leave_one_out \
+    python -m benchmarks.family --mnist mnist.npz --tables leave_one_out \
         --digits 0 1 2 --out family.json
-    python examples/compare_family.py --mnist mnist.npz --piped ../shared/data/piped \
+    python -m benchmarks.family --mnist mnist.npz --piped ../shared/data/piped \
         --tables contamination_mnist contamination_piped --out contamination.json
 """
 
@@ -71,7 +71,7 @@ from ganomaly_keras.data import (
 )
 from ganomaly_keras.metrics.evaluation import ranking_metrics
 from ganomaly_keras.models import DETECTORS
-from ganomaly_keras.saving import write_json_atomically
+from ganomaly_keras.results import ResultsStore, markdown_table
 
 MODELS = {cls.__name__: (cls, {}) for cls in DETECTORS.values()}
 # Variants run only when named in --models: skip-GANomaly with the official code's
@@ -138,29 +138,6 @@ def curve_line(result):
             f"test AUROC {result['test_auroc']:.3f}, {result['seconds']:.0f} s")
 
 
-def load_results(path, budget):
-    """Results already in `path` for this budget, else an empty record."""
-    empty = {"budget": budget, **{table: {} for table in TABLES}}
-    if not path or not os.path.exists(path):
-        return empty
-    with open(path) as handle:
-        results = json.load(handle)
-    if results.get("budget") != budget:
-        raise SystemExit(f"{path} holds results of another budget ({results.get('budget')!r}); "
-                         "pass another --out or delete it.")
-    return {**empty, **results}
-
-
-def measure(results, table, model, column, run, out):
-    """`run()`'s result under results[table][model][column], computed once."""
-    row = results[table].setdefault(model, {})
-    if str(column) not in row:
-        row[str(column)] = run()
-        if out:
-            write_json_atomically(out, results)
-    return row[str(column)]
-
-
 def score_rows(name, runs):
     """(label, test AUROCs) rows of one model: its score, then its other paper scores,
     then, where it has one, the latent norm in the direction validation chose."""
@@ -180,25 +157,25 @@ def score_rows(name, runs):
 
 
 def markdown(results, table, columns, header):
-    lines = ["| model | " + " | ".join(header(c) for c in columns) + " | mean | budget steps | seconds |",
-             "|---" * (len(columns) + 4) + "|"]
-    for name, row in results[table].items():
+    rows = []
+    for name, row in results.get(table, {}).items():
         if any(str(c) not in row for c in columns):
             continue
         runs = [row[str(c)] for c in columns]
         steps = ", ".join(str(r["budget_steps"]) + ("" if r["flattened"] else "*") for r in runs)
         seconds = f"{sum(r['seconds'] for r in runs):.0f}"
         for i, (label, values) in enumerate(score_rows(name, runs)):
-            cells = " | ".join(f"{v:.3f}" for v in values)
-            tail = f"{steps} | {seconds}" if i == 0 else "(same models) | "
-            lines.append(f"| {label} | {cells} | {np.mean(values):.3f} | {tail} |")
-    return "\n".join(lines)
+            rows.append([label] + [f"{v:.3f}" for v in values] + [f"{np.mean(values):.3f}"]
+                        + ([steps, seconds] if i == 0 else ["(same models)", ""]))
+    return markdown_table(
+        ["model"] + [header(c) for c in columns] + ["mean", "budget steps", "seconds"], rows
+    )
 
 
 def directions(results, table):
     """What validation says about the latent norm's direction, run by run."""
     found = []
-    for column, run in results[table].get("SimultaneousEncoderGAN", {}).items():
+    for column, run in results.get(table, {}).get("SimultaneousEncoderGAN", {}).items():
         value = run["validation_auroc_by_score"].get("latent_norm")
         if value is not None:
             found.append(f"{column}: {value:.3f} ({'larger' if value >= 0.5 else 'smaller'} norm = anomaly)")
@@ -223,7 +200,8 @@ def main():
     parser.add_argument("--max-validation-images", type=int, default=1000)
     parser.add_argument("--max-test-images", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", help="also write the results as JSON here")
+    parser.add_argument("--out", default="runs/family/results.json",
+                        help="the results file: written after every run, resumed from")
     args = parser.parse_args()
     if "contamination_piped" in args.tables and not args.piped:
         parser.error("contamination_piped needs --piped DIR")
@@ -232,12 +210,12 @@ def main():
         "image_size", "every_steps", "max_steps", "patience", "min_delta", "max_train_images",
         "max_validation_images", "max_test_images", "seed")}
     budget["batch_size"] = 64
-    results = load_results(args.out, budget)
+    store = ResultsStore(args.out, budget, on_mismatch="refuse")
     (x_train, c_train), (x_test, c_test) = load_npz(args.mnist, args.image_size, 1)
 
     def run(table, name, column, splits):
-        result = measure(results, table, name, column,
-                         lambda: train_and_test(name, *splits, args), args.out)
+        result = store.measure((table, name, str(column)),
+                               lambda: train_and_test(name, *splits, args))
         print(f"{table} {column} {name}: {curve_line(result)}", flush=True)
 
     if "leave_one_out" in args.tables:
@@ -273,6 +251,7 @@ def main():
         "contamination_piped": ("Contamination, PIPED: all paper types' normal images pooled, "
                                 "impurities anomalous", args.contamination, lambda p: f"p = {p}"),
     }
+    results = store.results
     for table in args.tables:
         title, columns, header = tables[table]
         print(f"{title}:\n\n{markdown(results, table, columns, header)}\n")

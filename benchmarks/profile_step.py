@@ -18,8 +18,8 @@ Two modes, both on random 32x32x1 images at batch 64 (width 64, nz 100), one pro
   few seconds apart see the same machine speed; compare nothing across processes.
 
 Usage:
-    python examples/profile_training_step.py --profile [--precision mixed_bfloat16]
-    python examples/profile_training_step.py --compare reset='{}' \\
+    python -m benchmarks.profile_step --profile [--precision mixed_bfloat16]
+    python -m benchmarks.profile_step --compare reset='{}' \\
         no_reset='{"discriminator_reset_threshold": 0}' --rounds 12 --steps 5
 """
 

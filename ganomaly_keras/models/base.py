@@ -1,26 +1,37 @@
-"""What every adversarially trained detector of this package shares.
+"""The contract every detector of the family meets, and what it gets for it.
 
-`AdversarialDetector` takes the shared constructor arguments and owns `get_config`
-(derived from the constructors' signatures), the two optimizers and the training
-step skeleton. Its mixins add the scores (`score_terms.ScoreTermsMixin`: paper
-scores as weighted sums of named per-image terms, anomaly maps, tiling) and the
-decision API (`decisions.DecisionMixin`: calibration, `normalized_score`,
-`predict_anomaly`). A family member supplies its networks, `_step_losses`,
-`image_terms`, `term_definitions` and `paper_score_weights`; `fit`, the callbacks,
-calibration and export then work unchanged.
+`AdversarialDetector` is an abstract base class. It takes the shared constructor
+arguments and owns `get_config` (derived from the constructors' signatures) and the
+two optimizers; its mixins add the training step
+(`ganomaly_keras.models.training_step`), the scores
+(`ganomaly_keras.scoring.detector_scores`: paper scores as weighted sums of named
+per-image terms, anomaly maps, tiling) and the decision API
+(`ganomaly_keras.scoring.decisions`: calibration, `normalized_score`,
+`predict_anomaly`).
+
+A family member supplies, and Python refuses to instantiate one that does not:
+
+- `_step_losses(x, training)`: the losses of one forward pass, a dict holding at
+  least "g_loss" and "d_loss" (what the default training phase updates on);
+- `image_terms(x)`: `(x_hat, {term: (batch,)})`, its per-image score terms;
+- `term_definitions`: `{term: what it computes, in words}`;
+- `paper_score_weights`: `{score: ((weight, term), ...)}`, the default score first;
+
+and its networks as `self.generator` and `self.discriminator` (built by
+`build_networks`). `fit`, the callbacks, calibration and export then work unchanged.
 """
 
+import abc
 import inspect
 
 import keras
-import tensorflow as tf
 
 from ganomaly_keras import arguments
 
-from ganomaly_keras.models import inputs
 
 from ganomaly_keras.scoring import tiling
 from ganomaly_keras.backend import require_tensorflow_backend
+from ganomaly_keras.models.training_step import TrainingStep
 from ganomaly_keras.scoring.decisions import DecisionMixin
 from ganomaly_keras.scoring.detector_scores import ScoreTermsMixin
 from ganomaly_keras.networks.layers import validate_image_size
@@ -31,36 +42,6 @@ require_tensorflow_backend()
 def default_optimizer(name):
     """Adam as in the reference: lr 2e-4, beta_1 0.5, beta_2 0.999."""
     return keras.optimizers.Adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, name=name)
-
-
-def num_replicas():
-    """How many replicas the current `tf.distribute` strategy trains on."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def sum_across_replicas(value):
-    """The sum of `value` over replicas inside `strategy.run`; `value` elsewhere."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
-
-
-def step_logs(metrics):
-    """`{name: result}` of a train or test step's metrics.
-
-    Under `MultiWorkerMirroredStrategy` Keras 3 reduces each log with
-    `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalars every
-    metric returns ("Invalid reduction dimension 0 for input with 0 dimensions");
-    there each result travels as shape (1,) and comes out of that reduction a scalar.
-    """
-    logs = {m.name: m.result() for m in metrics}
-    strategy = tf.distribute.get_strategy()
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
-        strategy.extended._in_multi_worker_mode()
-    ):
-        logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
-    return logs
 
 
 def constructor_parameters(cls):
@@ -80,7 +61,9 @@ def constructor_parameters(cls):
     return found
 
 
-class AdversarialDetector(DecisionMixin, ScoreTermsMixin, keras.Model):
+class AdversarialDetector(
+    TrainingStep, DecisionMixin, ScoreTermsMixin, keras.Model, metaclass=abc.ABCMeta
+):
     """Base class of the GAN-based detectors; not used directly.
 
     Train a detector on normal images only with `compile()` and `fit`. `model(x)`
@@ -297,43 +280,40 @@ class AdversarialDetector(DecisionMixin, ScoreTermsMixin, keras.Model):
         if not self.discriminator_optimizer.built:
             self.discriminator_optimizer.build(self.discriminator_variables)
 
-    # ------------------------------------------------------------------ training
+    # ------------------------------------------------------------------ contract
 
-    def _update_trackers(self, losses):
-        for name, tracker in self.trackers.items():
-            if name in losses:
-                tracker.update_state(losses[name])
+    @abc.abstractmethod
+    def _step_losses(self, x, training):
+        """The losses of one forward pass on a batch.
 
-    def train_step(self, data):
-        """One forward pass, then one update of each optimizer (see `_step_losses`)."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = inputs.check_images(x, self.image_size, self.channels, "training images")
-        generator_variables = self.generator_variables
-        discriminator_variables = self.discriminator_variables
-        # Each replica's gradients are summed across replicas by the optimizers, so
-        # each replica's mean loss is divided by the number of replicas.
-        replicas = num_replicas()
-        with tf.GradientTape(persistent=True) as tape:
-            losses = self._step_losses(x, training=True)
-            generator_loss = losses["g_loss"] / replicas
-            discriminator_loss = losses["d_loss"] / replicas
-        generator_gradients = tape.gradient(generator_loss, generator_variables)
-        discriminator_gradients = tape.gradient(discriminator_loss, discriminator_variables)
-        del tape
-        self.optimizer.apply_gradients(zip(generator_gradients, generator_variables))
-        self.discriminator_optimizer.apply_gradients(
-            zip(discriminator_gradients, discriminator_variables)
-        )
-        self._update_trackers(losses)
-        self._after_update(discriminator_loss, replicas)
-        return step_logs(self.metrics)
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+            training: whether BatchNorm uses batch statistics (training) or its
+                moving ones.
 
-    def _after_update(self, discriminator_loss, replicas):
-        """Called after each training step's updates with this replica's share of
-        D's loss; `discriminator_reset.DiscriminatorReset` uses it."""
+        Returns:
+            dict of this replica's mean losses (float32 scalars), "g_loss" and
+            "d_loss" among them, and the parts the model logs.
+        """
 
-    def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = inputs.check_images(x, self.image_size, self.channels, "validation images")
-        self._update_trackers(self._step_losses(x, training=False))
-        return step_logs(self.trackers.values())
+    @abc.abstractmethod
+    def image_terms(self, x):
+        """The model's per-image score terms of a batch, in inference mode.
+
+        Args:
+            x: a float batch in [-1, 1] of the networks' input shape.
+
+        Returns:
+            `(x_hat, terms)`: the reconstructions and `{term: (batch,) float32}`.
+        """
+
+    @property
+    @abc.abstractmethod
+    def term_definitions(self):
+        """`{term: what it computes, in words}` of every term of `image_terms`."""
+
+    @property
+    @abc.abstractmethod
+    def paper_score_weights(self):
+        """`{score: ((weight, term), ...)}`: the paper's scores as weighted sums of
+        `image_terms`, the default score first."""

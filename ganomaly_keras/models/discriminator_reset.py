@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from ganomaly_keras import arguments
-from ganomaly_keras.models.base import sum_across_replicas
+from ganomaly_keras.models.training_step import sum_across_replicas
 
 
 class DiscriminatorReset:

@@ -39,8 +39,8 @@ import tensorflow as tf
 
 from ganomaly_keras import arguments
 
-from ganomaly_keras.models import inputs
-from ganomaly_keras.models.base import AdversarialDetector, step_logs
+from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.training_step import Phase, Update
 from ganomaly_keras.models.encoded_reconstruction import EncodedReconstruction
 from ganomaly_keras.models.losses import as_float32
 from ganomaly_keras.models.simultaneous_encoder.critic import Critic
@@ -172,38 +172,31 @@ class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
         encoder_loss = keras.ops.mean(keras.ops.abs(fixed - recovered))
         return generator_loss, encoder_loss
 
-    def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = inputs.check_images(x, self.image_size, self.channels, "training images")
-        x = keras.ops.cast(x, "float32")
-        critic_variables = self.discriminator_variables
-        for _ in range(self.critic_steps):
-            with tf.GradientTape() as tape:
-                critic_loss, penalty = self._critic_losses(x, training=True)
-            gradients = tape.gradient(critic_loss, critic_variables)
-            self.discriminator_optimizer.apply_gradients(zip(gradients, critic_variables))
-        generator_variables = self.generator.trainable_variables
-        encoder_variables = self.encoder.trainable_variables
-        with tf.GradientTape(persistent=True) as tape:
-            generator_loss, encoder_loss = self._generator_losses(keras.ops.shape(x)[0], True)
-        # G learns from the critic only; E from the inversion loss only.
-        gradients = tape.gradient(generator_loss, generator_variables) + tape.gradient(
-            encoder_loss, encoder_variables
-        )
-        del tape
-        self.optimizer.apply_gradients(
-            zip(gradients, generator_variables + encoder_variables)
-        )
-        self._update_trackers(
-            {"g_loss": generator_loss, "e_loss": encoder_loss, "d_loss": critic_loss, "d_gp": penalty}
-        )
-        return step_logs(self.metrics)
+    def _critic_phase_losses(self, x, training):
+        critic_loss, penalty = self._critic_losses(keras.ops.cast(x, "float32"), training)
+        return {"d_loss": critic_loss, "d_gp": penalty}
+
+    def _generator_phase_losses(self, x, training):
+        generator_loss, encoder_loss = self._generator_losses(keras.ops.shape(x)[0], training)
+        return {"g_loss": generator_loss, "e_loss": encoder_loss}
+
+    def training_phases(self):
+        """`critic_steps` critic updates, then one update of the generator
+        optimizer: G on `g_loss` (it learns from the critic only) and E on `e_loss`
+        (from the inversion loss only)."""
+        critic = Phase(self._critic_phase_losses, (
+            Update(self.discriminator_optimizer, (("d_loss", self.discriminator_variables),)),
+        ))
+        generator = Phase(self._generator_phase_losses, (
+            Update(self.optimizer, (
+                ("g_loss", self.generator.trainable_variables),
+                ("e_loss", self.encoder.trainable_variables),
+            )),
+        ))
+        return (critic,) * self.critic_steps + (generator,)
 
     def _step_losses(self, x, training):
-        x = keras.ops.cast(x, "float32")
-        critic_loss, penalty = self._critic_losses(x, training)
-        generator_loss, encoder_loss = self._generator_losses(keras.ops.shape(x)[0], training)
-        return {"g_loss": generator_loss, "e_loss": encoder_loss, "d_loss": critic_loss, "d_gp": penalty}
+        return {**self._critic_phase_losses(x, training), **self._generator_phase_losses(x, training)}
 
     # ------------------------------------------------------------------- scoring
 

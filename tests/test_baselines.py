@@ -4,13 +4,12 @@ shared checks (round trips, batch independence, export parity) are in test_famil
 import keras
 import numpy as np
 import pytest
+import settings
 import tensorflow as tf
 
 from ganomaly_keras import EGBAD, AnoGAN
 
-
-def images(rng, n=16):
-    return rng.uniform(-1, 1, (n, 16, 16, 1)).astype("float32")
+images = settings.random_images
 
 
 def egbad(**kwargs):

@@ -8,11 +8,18 @@ import os
 import keras
 import numpy as np
 import pytest
+from settings import TESTS
 
 from benchmarks import measurement
+from benchmarks.measurement import (
+    BlockWorker,
+    alternate,
+    interleave,
+    machine_results,
+    ratios,
+)
 from benchmarks.speed import DESIGN_PARAMETERS_32X1, run_benchmark
 from benchmarks.speed_report import markdown_report
-from benchmarks.measurement import BlockWorker, machine_results, alternate, interleave, ratios
 from ganomaly_keras.training.timing import PhaseTimes, TimedCallback, is_default
 
 
@@ -192,7 +199,7 @@ def test_interleave_reverses_the_order_every_other_round_and_resumes(tmp_path):
 
 
 def _test_worker(monkeypatch, **options):
-    here = os.path.dirname(os.path.abspath(__file__))
+    here = TESTS
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
     return BlockWorker("block_worker_task", options, timeout=60)
 
@@ -286,8 +293,8 @@ def test_the_torch_step_computes_the_keras_losses_from_the_same_weights():
     """Same weights and batch: the comparator's G and D losses equal GANomaly's
     (training-mode BatchNorm), so it times the same step."""
     torch = pytest.importorskip("torch")
-    from ganomaly_keras import GANomaly
     from benchmarks import torch_comparator
+    from ganomaly_keras import GANomaly
 
     model = GANomaly(image_size=32, channels=1)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from ganomaly_keras import GANomaly
 from benchmarks.budget import flattened_at, train_until_flat
+from ganomaly_keras import GANomaly
 from ganomaly_keras.data import leave_one_class_out
 from ganomaly_keras.metrics.evaluation import ranking_metrics
 

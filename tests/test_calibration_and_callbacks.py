@@ -4,12 +4,20 @@
 import keras
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.scoring.calibration import fit_calibration, threshold_from_normal, threshold_max_f1
-from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.metrics.evaluation import evaluate_detector
+from ganomaly_keras.scoring.calibration import (
+    fit_calibration,
+    threshold_from_normal,
+    threshold_max_f1,
+)
+from ganomaly_keras.training.callbacks import AUROCCallback
 
 
 def test_threshold_from_normal_flags_the_contamination_fraction(rng):

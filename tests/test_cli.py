@@ -10,10 +10,9 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from settings import TINY_FLAGS as TINY
 
 from ganomaly_keras.cli.main import main
-
-TINY = ["--image-size", "16", "--width", "8", "--latent-size", "8", "--verbose", "0"]
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from settings import TESTS as HERE
 
 from ganomaly_keras import GANomaly
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def train(strategy, x, **kwargs):

@@ -5,17 +5,16 @@ test_family.py."""
 import keras
 import numpy as np
 import pytest
+import settings
 
 from ganomaly_keras import Critic, SimultaneousEncoderGAN
 
 
 def tiny(**kwargs):
-    kwargs = {"image_size": 16, "channels": 1, "latent_size": 8, "width": 8, "seed": 0, **kwargs}
-    return SimultaneousEncoderGAN(**kwargs)
+    return settings.tiny(SimultaneousEncoderGAN, seed=0, **kwargs)
 
 
-def images(rng, n=16):
-    return rng.uniform(-1, 1, (n, 16, 16, 1)).astype("float32")
+images = settings.random_images
 
 
 def test_critic_has_no_batchnorm_and_scores_each_image():

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from settings import REPO
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.deploy.export import EXPORT_FORMATS, export_model
@@ -19,9 +20,12 @@ from ganomaly_keras.deploy.runtimes import (
     load_runtimes,
 )
 from ganomaly_keras.deploy.serving import to_uint8_images
-from ganomaly_keras.deploy.writers import conversion_groups, convert_in_subprocess, converter_error_summary
+from ganomaly_keras.deploy.writers import (
+    conversion_groups,
+    convert_in_subprocess,
+    converter_error_summary,
+)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
 
 
@@ -317,9 +321,7 @@ def test_a_head_left_in_float16_is_refused(exported):
     every written file catches it (and the export mends it: see above)."""
     import tensorflow as tf
 
-    from ganomaly_keras.deploy import float_head
-
-    from ganomaly_keras.deploy import writers
+    from ganomaly_keras.deploy import float_head, writers
 
     _, paths, _, _, _ = exported
     converter = writers._converter(paths["saved_model"])

@@ -8,14 +8,14 @@ from collections import Counter
 import keras
 import numpy as np
 import pytest
-
+import settings
 from detector_test_case import run_detector_test
 
 from ganomaly_keras import EGBAD, AnoGAN, GANomaly, SimultaneousEncoderGAN, SkipGANomaly
 from ganomaly_keras.deploy.export import export_model
 
 # Every model at 16x16x1, width 8, nz 8: small enough to train and convert in seconds.
-COMMON = {"image_size": 16, "channels": 1, "latent_size": 8, "width": 8, "seed": 0}
+COMMON = {**settings.TINY_MODEL, "seed": 0}
 FAMILY = {
     "GANomaly": (GANomaly, {}),
     "SkipGANomaly": (SkipGANomaly, {}),

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import settings
 import tensorflow as tf
 
 from ganomaly_keras import GANomaly
@@ -11,13 +12,12 @@ LOSS_NAMES = {"g_loss", "g_adv", "g_con", "g_enc", "d_loss"}
 
 
 def tiny(**kwargs):
-    """A small GANomaly for fast tests (16x16, width 8)."""
-    kwargs = {"image_size": 16, "channels": 1, "latent_size": 16, "width": 8, **kwargs}
-    return GANomaly(**kwargs)
+    """A small GANomaly for fast tests (16x16, width 8, latent size 16)."""
+    return settings.tiny(GANomaly, **{"latent_size": 16, **kwargs})
 
 
 def images(rng, n=32, size=16, channels=1):
-    return rng.uniform(-1, 1, (n, size, size, channels)).astype("float32")
+    return settings.random_images(rng, n, size, channels)
 
 
 def test_fit_reports_every_loss_component(rng):

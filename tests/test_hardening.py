@@ -14,17 +14,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+from settings import REPO
+from settings import TINY_FLAGS as TINY
 
 from ganomaly_keras import GANomaly, arguments
-from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
 from ganomaly_keras.cli.main import main
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.training.run import train_run
-from ganomaly_keras.training.lock import RunDirectoryInUse, RunLock
 from ganomaly_keras.saving import load_model, replace_directory, save_model_atomically
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--image-size", "16", "--width", "8", "--latent-size", "8", "--verbose", "0"]
+from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
+from ganomaly_keras.training.lock import RunDirectoryInUse, RunLock
+from ganomaly_keras.training.run import train_run
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from settings import REPO
 
 from ganomaly_keras.cli.main import main
 from ganomaly_keras.data.images import (
@@ -18,8 +19,6 @@ from ganomaly_keras.data.images import (
     resize_pixels,
     to_model_input,
 )
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_colour_becomes_grayscale_by_luma_and_grayscale_becomes_colour(tmp_path):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
+from settings import TINY
 
 from ganomaly_keras import GANomaly, SkipGANomaly
 from ganomaly_keras.data.augmentation import texture_augmentation
@@ -14,15 +15,12 @@ from ganomaly_keras.data.masks import load_masks
 from ganomaly_keras.data.protocols import Split
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.deploy.export import export_model
+from ganomaly_keras.deploy.runtimes import SavedModelRuntime, TFLiteRuntime
 from ganomaly_keras.deploy.serving import to_uint8_images
 from ganomaly_keras.metrics.pixel import aupro, pixel_auroc, pixel_metrics, pro_curve
-from ganomaly_keras.training.run import train_run
 from ganomaly_keras.scoring.selection import choose_score
-from ganomaly_keras.deploy.runtimes import SavedModelRuntime, TFLiteRuntime
 from ganomaly_keras.scoring.terms import MAP_TERMS
-
-TINY = {"width": 8, "latent_size": 8}
-
+from ganomaly_keras.training.run import train_run
 
 # ------------------------------------------------------------------ pixel metrics
 
@@ -83,7 +81,7 @@ def test_pixel_metrics_refuse_maps_and_masks_of_different_shapes():
 # ----------------------------------------------------------------------- masks
 
 
-def _write(path, array):
+def _write_array(path, array):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     Image.fromarray(array).save(path)
 
@@ -96,16 +94,16 @@ def make_inspection_folder(root, size=48, seed=0):
         return (120 + 20 * rng.standard_normal((size, size, 3))).clip(0, 255).astype(np.uint8)
 
     for i in range(16):
-        _write(f"{root}/train/good/{i:03d}.png", texture())
+        _write_array(f"{root}/train/good/{i:03d}.png", texture())
     for i in range(5):
-        _write(f"{root}/test/good/{i:03d}.png", texture())
+        _write_array(f"{root}/test/good/{i:03d}.png", texture())
     for i in range(5):
         image, mask = texture(), np.zeros((size, size), np.uint8)
         y, x = rng.integers(4, size - 12, 2)
         image[y : y + 8, x : x + 8] = 250
         mask[y : y + 8, x : x + 8] = 255
-        _write(f"{root}/test/bright/{i:03d}.png", image)
-        _write(f"{root}/ground_truth/bright/{i:03d}_mask.png", mask)
+        _write_array(f"{root}/test/bright/{i:03d}.png", image)
+        _write_array(f"{root}/ground_truth/bright/{i:03d}_mask.png", mask)
     return root
 
 
@@ -119,14 +117,14 @@ def test_masks_load_at_the_evaluation_size_with_normal_images_empty(tmp_path):
 
 def test_a_mask_of_another_size_than_its_image_is_refused(tmp_path):
     root = make_inspection_folder(str(tmp_path / "d"))
-    _write(f"{root}/ground_truth/bright/001_mask.png", np.zeros((20, 30), np.uint8))
+    _write_array(f"{root}/ground_truth/bright/001_mask.png", np.zeros((20, 30), np.uint8))
     with pytest.raises(ValueError, match="001_mask.png' is 30x20 but its image .* 48x48"):
         DataSpec(source="folder", path=root, image_size=16).splits()
 
 
 def test_a_mask_that_matches_no_image_is_refused(tmp_path):
     root = make_inspection_folder(str(tmp_path / "d"))
-    _write(f"{root}/ground_truth/bright/999_mask.png", np.zeros((48, 48), np.uint8))
+    _write_array(f"{root}/ground_truth/bright/999_mask.png", np.zeros((48, 48), np.uint8))
     with pytest.raises(ValueError, match="999_mask.png' matches no test image.*Rename or remove"):
         DataSpec(source="folder", path=root, image_size=16).splits()
 
@@ -388,7 +386,10 @@ def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
 
 
 def test_int8_calibration_images_include_copies_with_a_synthetic_defect():
-    from ganomaly_keras.deploy.export import _representative_images, with_synthetic_defects
+    from ganomaly_keras.deploy.export import (
+        _representative_images,
+        with_synthetic_defects,
+    )
 
     normal = np.full((10, 32, 32, 3), 120, np.uint8)
     copies = with_synthetic_defects(normal)

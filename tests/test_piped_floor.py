@@ -9,11 +9,12 @@ image AUROC with the score chosen on validation, and pixel AUROC against the mas
 import os
 
 import pytest
+from settings import SHARED_DATA
 
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.training.run import train_run
 
-PIPED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "piped")
+PIPED = os.path.join(SHARED_DATA, "piped")
 TYPE = os.path.join(PIPED, "PA_FLR01_TL")
 # 32 px, width 16, 60 steps: about 11 s here.
 FLOOR_STEPS = 60

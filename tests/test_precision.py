@@ -6,9 +6,13 @@ import json
 import keras
 import numpy as np
 import pytest
+from settings import TINY
 
 from ganomaly_keras.data.spec import DataSpec
+from ganomaly_keras.deploy.runtimes import KerasRuntime, load_runtimes
+from ganomaly_keras.deploy.serving import to_uint8_images
 from ganomaly_keras.models import GANomaly
+from ganomaly_keras.saving import load_model
 from ganomaly_keras.training.precision import (
     cpu_flags,
     dtype_policy,
@@ -17,11 +21,6 @@ from ganomaly_keras.training.precision import (
     resolve_precision,
 )
 from ganomaly_keras.training.run import train_run
-from ganomaly_keras.deploy.runtimes import KerasRuntime, load_runtimes
-from ganomaly_keras.saving import load_model
-from ganomaly_keras.deploy.serving import to_uint8_images
-
-TINY = {"width": 8, "latent_size": 8}
 
 
 @pytest.mark.parametrize(

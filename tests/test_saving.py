@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from settings import TESTS
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.saving import load_model, save_model_atomically
@@ -82,7 +83,7 @@ def test_files_saved_before_the_package_moved_still_load_and_score_the_same(name
     family member written by version 0.1.0 before its modules were regrouped (the
     GANomaly file with both optimizers' state). Classes are registered by name, so
     each still loads and gives the scores it gave then."""
-    folder = os.path.join(os.path.dirname(__file__), "fixtures", "saved_before_the_move")
+    folder = os.path.join(TESTS, "fixtures", "saved_before_the_move")
     expected = np.load(os.path.join(folder, "scores.npz"))
     model = load_model(os.path.join(folder, f"{name}.keras"))
     assert model.calibration is not None

@@ -4,6 +4,7 @@ checks (round trips, batch independence, export parity) are in test_family.py.""
 import keras
 import numpy as np
 import pytest
+import settings
 from sklearn.metrics import roc_auc_score
 
 from ganomaly_keras import SkipGANomaly, UNetGenerator
@@ -11,12 +12,10 @@ from ganomaly_keras.data import leave_one_class_out
 
 
 def tiny(**kwargs):
-    kwargs = {"image_size": 16, "channels": 1, "latent_size": 8, "width": 8, **kwargs}
-    return SkipGANomaly(**kwargs)
+    return settings.tiny(SkipGANomaly, **kwargs)
 
 
-def images(rng, n=16, size=16, channels=1):
-    return rng.uniform(-1, 1, (n, size, size, channels)).astype("float32")
+images = settings.random_images
 
 
 @pytest.mark.parametrize("size,levels", [(16, 4), (32, 5), (64, 6)])

@@ -11,14 +11,18 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from settings import REPO
 
 import ganomaly_keras
 from ganomaly_keras.cli.main import main
 from ganomaly_keras.cli.parser import build_parser
 from ganomaly_keras.models.base import constructor_parameters
-from ganomaly_keras.models.registry import DETECTORS, SET_BY_RUN, all_options, model_options
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from ganomaly_keras.models.registry import (
+    DETECTORS,
+    SET_BY_RUN,
+    all_options,
+    model_options,
+)
 
 
 def _fresh_python(code):
@@ -49,8 +53,8 @@ def test_importing_the_package_loads_no_tensorflow_and_sets_no_variable():
 def test_the_public_api_is_at_the_top_level():
     for name in ganomaly_keras.__all__:
         assert getattr(ganomaly_keras, name) is not None, name
-    from ganomaly_keras.training.callbacks import AUROCCallback
     from ganomaly_keras.deploy.export import export_model
+    from ganomaly_keras.training.callbacks import AUROCCallback
 
     assert ganomaly_keras.AUROCCallback is AUROCCallback
     assert ganomaly_keras.export_model is export_model
@@ -191,7 +195,7 @@ def test_every_name_the_examples_import_from_the_package_exists():
     import ast
     import importlib
 
-    folder = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+    folder = os.path.join(REPO, "examples")
     checked = 0
     for name in sorted(os.listdir(folder)):
         if not name.endswith(".py"):

@@ -21,6 +21,15 @@ tf.config.set_logical_device_configuration(
 )
 
 
+@pytest.fixture(scope="session")
+def mirrored():
+    """One MirroredStrategy over the two logical CPUs, for the whole session: two
+    strategies in one process can reuse each other's collective keys and fail."""
+    devices = tf.config.list_logical_devices("CPU")
+    assert len(devices) >= 2, "conftest.py must create two logical CPU devices"
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

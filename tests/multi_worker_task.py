@@ -1,4 +1,4 @@
-"""One worker of the multi-worker test (tests/test_distribution.py), run as a script.
+"""One worker of the multi-worker test (tests/models/test_training_step.py), run as a script.
 
     python tests/multi_worker_task.py INDEX PORT0,PORT1 OUT_PREFIX
 
@@ -25,7 +25,7 @@ from ganomaly_keras.training.execution import make_strategy  # noqa: E402
 
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op
 
-from test_distribution import distributed_data, train  # noqa: E402
+from tests.models.test_training_step import distributed_data, train  # noqa: E402
 
 model, history = train(strategy, distributed_data())
 import numpy as np  # noqa: E402

@@ -2,8 +2,6 @@
 
 import os
 
-import numpy as np
-
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS)
 # Real data beside the repository (skipped where absent).

@@ -1,15 +1,91 @@
-"""Saving and loading beyond the shared round trips of detector_test_case: training
-goes on exactly after a reload, and saves are atomic."""
+"""ganomaly_keras/saving.py: atomic files and folders that survive SIGKILL, models that
+train on after loading, files of the package before its modules moved, and models
+with code refused."""
 
+
+import json
 import os
+import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
-from settings import TESTS
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.saving import load_model, save_model_atomically
+from ganomaly_keras.cli.main import main
+from ganomaly_keras.saving import load_model, replace_directory, save_model_atomically
+from tests.settings import REPO, TESTS
+
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _status(argv):
+    try:
+        return main(argv)
+    except SystemExit as exit:  # argparse's errors
+        return exit.code
+
+
+_KILLED_EXPORT = """
+import os, signal, sys
+import numpy as np, keras
+import ganomaly_keras.deploy.export as export
+import ganomaly_keras.saving as saving
+from ganomaly_keras import GANomaly
+out, stage = sys.argv[1:]
+keras.utils.set_random_seed(0)
+model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
+x = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+model.calibrate(x, np.array([0, 1] * 4))
+saving.save_model_atomically(model, out + ".keras")
+export.export_model(model, out, formats=("keras", "saved_model"), validation={"round": 0})
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after(function):
+    def wrapped(*args, **kwargs):
+        function(*args, **kwargs)
+        die()
+    return wrapped
+
+
+def before(function):
+    def wrapped(*args, **kwargs):
+        die()
+    return wrapped
+
+
+# The second export is killed at `stage`, from inside the export itself.
+if stage == "model_file":  # the .keras file written in full under its temporary name
+    saving.os.replace = before(os.replace)
+    saving.save_model_atomically(model, out + ".keras")
+if stage == "saved_model":  # the staging folder half built
+    export.write_saved_model = after(export.write_saved_model)
+if stage == "swap":  # the staging folder complete, the swap not yet made
+    export.replace_directory = before(export.replace_directory)
+export.export_model(model, out, formats=("keras", "saved_model"), validation={"round": 1})
+"""
+
+
+def _check_export_is_whole(out):
+    metadata = json.load(open(os.path.join(out, "metadata.json")))
+    for entry in metadata["artefacts"].values():
+        path = os.path.join(out, entry["file"])
+        size = sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs
+        ) if os.path.isdir(path) else os.path.getsize(path)
+        assert size == entry["bytes"], entry
+    load_model(os.path.join(out, "model.keras"))
+    load_model(out + ".keras")
+    return metadata["validation"]["round"]
 
 
 def make_trained(x):
@@ -29,6 +105,55 @@ def make_trained(x):
 @pytest.fixture
 def x(rng):
     return rng.uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["model_file", "saved_model", "swap"])
+def test_sigkill_inside_an_export_leaves_the_previous_export_whole(tmp_path, stage):
+    out = str(tmp_path / "export")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    child = subprocess.run([sys.executable, "-c", _KILLED_EXPORT, out, stage], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr  # killed where asked
+    assert _check_export_is_whole(out) == 0  # the first export, whole
+    leftovers = [e for e in os.listdir(tmp_path) if e.startswith(".")]
+    if stage == "model_file":  # the killed save's temporary file, never the model
+        assert len(leftovers) == 1 and leftovers[0].startswith(".export.keras.")
+        return
+    assert leftovers  # the killed export's half-built folder
+    # The next export cleans what the killed one left half-built.
+    from ganomaly_keras.deploy.export import export_model
+
+    export_model(load_model(out + ".keras"), out, formats=("keras",))
+    assert [e for e in os.listdir(tmp_path) if e.startswith(".")] == []
+
+
+def test_replace_directory_swaps_atomically(tmp_path):
+    old, new = tmp_path / "target", tmp_path / "staging"
+    old.mkdir()
+    (old / "a").write_text("old")
+    new.mkdir()
+    (new / "a").write_text("new")
+    replace_directory(str(new), str(old))
+    assert (old / "a").read_text() == "new" and not new.exists()
+    # An interrupted fallback swap (old folder set aside, new not yet in) is undone.
+    aside = tmp_path / ".target.old"
+    os.replace(old, aside)
+    staging = tmp_path / "s2"
+    staging.mkdir()
+    (staging / "a").write_text("newer")
+    replace_directory(str(staging), str(old))
+    assert (old / "a").read_text() == "newer" and not aside.exists()
+
+
+def test_models_with_code_are_refused(tmp_path, capsys):
+    unsafe = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2)])
+    path = str(tmp_path / "unsafe.keras")
+    unsafe.save(path)
+    with pytest.raises(ValueError, match="holds Python code"):
+        load_model(path)
+    assert _status(["evaluate", path]) == 2
+    assert "holds Python code" in capsys.readouterr().err
 
 
 def test_loaded_model_trains_on_exactly_like_the_original(tmp_path, x):
@@ -91,3 +216,4 @@ def test_files_saved_before_the_package_moved_still_load_and_score_the_same(name
     np.testing.assert_allclose(
         model.predict(expected["images"], verbose=0), expected[name], rtol=1e-4, atol=1e-6
     )
+

@@ -199,6 +199,13 @@ class AdversarialDetector(
         """What the discriminator optimizer updates."""
         return self.discriminator.trainable_variables
 
+    def _draw_noise(self, x):
+        """Latent draws N(0, 1), `(batch, 1, 1, latent_size)`, one per image of the
+        real batch `x`, from the model's seeded `noise_seed_generator` (for the
+        members whose training samples codes)."""
+        shape = (keras.ops.shape(x)[0], 1, 1, self.latent_size)
+        return keras.random.normal(shape, seed=self.noise_seed_generator)
+
     def _default_optimizer(self, name):
         return default_optimizer(name)
 

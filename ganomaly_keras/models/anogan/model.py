@@ -124,8 +124,7 @@ class AnoGAN(AdversarialDetector):
     # ------------------------------------------------------------------ training
 
     def _step_losses(self, x, training):
-        batch = keras.ops.shape(x)[0]
-        z = keras.random.normal((batch, 1, 1, self.latent_size), seed=self.noise_seed_generator)
+        z = self._draw_noise(x)
         fake = self.generator(z, training=training)
         real_logits, _ = self.discriminator(x, training=training)
         fake_logits, _ = self.discriminator(fake, training=training)

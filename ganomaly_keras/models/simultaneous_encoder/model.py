@@ -142,17 +142,16 @@ class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
 
     # ------------------------------------------------------------------ training
 
-    def _noise(self, batch):
-        z = keras.random.normal((batch, 1, 1, self.latent_size), seed=self.noise_seed_generator)
-        return z
+    def _draw_mix(self, x):
+        """The gradient penalty's interpolation weights U(0, 1), one per image of `x`."""
+        return keras.random.uniform((keras.ops.shape(x)[0], 1, 1, 1), seed=self.noise_seed_generator)
 
     def _critic_losses(self, x, training):
-        batch = keras.ops.shape(x)[0]
-        fake = self.generator(self._noise(batch), training=training)
+        fake = self.generator(self._draw_noise(x), training=training)
         real_scores = self.discriminator(x, training=training)
         fake_scores = self.discriminator(fake, training=training)
         wasserstein = keras.ops.mean(fake_scores) - keras.ops.mean(real_scores)
-        mix = keras.random.uniform((batch, 1, 1, 1), seed=self.noise_seed_generator)
+        mix = self._draw_mix(x)
         mixed = mix * x + (1.0 - mix) * fake
         with tf.GradientTape() as tape:
             tape.watch(mixed)
@@ -164,8 +163,8 @@ class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
         loss = wasserstein + self.gradient_penalty_weight * penalty + self.drift_weight * drift
         return loss, penalty
 
-    def _generator_losses(self, batch, training):
-        fake = self.generator(self._noise(batch), training=training)
+    def _generator_losses(self, x, training):
+        fake = self.generator(self._draw_noise(x), training=training)
         generator_loss = -keras.ops.mean(self.discriminator(fake, training=training))
         fixed = keras.ops.stop_gradient(fake)
         recovered = self.generator(self.encoder(fixed, training=training), training=training)
@@ -177,7 +176,7 @@ class SimultaneousEncoderGAN(EncodedReconstruction, AdversarialDetector):
         return {"d_loss": critic_loss, "d_gp": penalty}
 
     def _generator_phase_losses(self, x, training):
-        generator_loss, encoder_loss = self._generator_losses(keras.ops.shape(x)[0], training)
+        generator_loss, encoder_loss = self._generator_losses(x, training)
         return {"g_loss": generator_loss, "e_loss": encoder_loss}
 
     def training_phases(self):

@@ -272,7 +272,7 @@ def _training_section(results, policies, against_torch, rounds, steps, image_siz
     return section
 
 
-# DESIGN.md section 1's trainable parameter counts at 32x32x1 (nz 100, width 64).
+# docs/design.md section 1's trainable parameter counts at 32x32x1 (nz 100, width 64).
 DESIGN_PARAMETERS_32X1 = {"G_E": 1_066_752, "G_D": 1_066_880, "G_total": 3_200_384, "D_total": 661_248}
 
 

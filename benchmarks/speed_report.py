@@ -66,7 +66,7 @@ def _training_table(section, peak):
          "vs PyTorch, median ratio (quartiles)"], rows,
     ))
     if "torch_parameters_match_design" in section:
-        lines.append(f"\nPyTorch comparator's parameter counts equal DESIGN.md's table: "
+        lines.append(f"\nPyTorch comparator's parameter counts equal docs/design.md's table: "
                      f"{section['torch_parameters_match_design']}.")
     return lines + [""]
 

@@ -6,11 +6,11 @@ Not part of the library: it needs the optional extra `pip install -e ".[bench]"`
 in child processes (`python -m benchmarks.torch_comparator`): a warmed-up worker
 serving timed training blocks, or a fresh process per scoring measurement.
 
-It is faithful to DESIGN.md sections 1 and 2 and to `ganomaly_keras.models.GANomaly`:
+It is faithful to docs/design.md sections 1 and 2 and to `ganomaly_keras.models.GANomaly`:
 the same DCGAN encoder, decoder, second encoder and discriminator (4x4 convolutions
 without biases, BatchNorm, LeakyReLU 0.2 / ReLU, tanh; kernels N(0, 0.02), BatchNorm
 gamma N(1, 0.02)), the same parameter counts (`parameter_counts`, checked against
-DESIGN.md's table by the benchmark), and the same step: one forward pass of G and of
+the parameter table of docs/design.md by the benchmark), and the same step: one forward pass of G and of
 D on x and x_hat, the G loss `1 * L_adv + 50 * L_con + 1 * L_enc` (feature matching,
 L1, latent L2) differentiated with respect to G's parameters, the D loss
 `0.5 * (BCE(D(x), 1) + BCE(D(x_hat), 0))` with respect to D's, two Adam optimizers
@@ -115,7 +115,7 @@ def _count(module):
 
 
 def parameter_counts(generator, discriminator):
-    """Trainable parameters, named as in DESIGN.md's table."""
+    """Trainable parameters, named as in the parameter table of docs/design.md."""
     return {
         "G_E": _count(generator.encoder),
         "G_D": _count(generator.decoder),

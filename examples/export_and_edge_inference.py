@@ -32,8 +32,12 @@ from PIL import Image
 from ganomaly_keras import GANomaly
 from ganomaly_keras.data import leave_one_class_out, load_digits
 from ganomaly_keras.deploy.export import export_model
+from ganomaly_keras.deploy.runtimes import (
+    compare_runtimes,
+    load_runtimes,
+    markdown_table,
+)
 from ganomaly_keras.deploy.serving import to_uint8_images
-from ganomaly_keras.deploy.runtimes import compare_runtimes, load_runtimes, markdown_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -23,8 +23,8 @@ configure_tensorflow()  # before TensorFlow loads
 import keras
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.data import leave_one_class_out, load_digits
+from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.training.tensorboard import TensorBoardImages
 
 

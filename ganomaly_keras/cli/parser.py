@@ -192,7 +192,7 @@ def build_parser():
     p.add_argument("--strategy", choices=("default", "mirrored", "multi_worker"),
                    default="default",
                    help="mirrored: every local GPU; multi_worker: the processes of "
-                   "TF_CONFIG (README, 'More than one process')")
+                   "TF_CONFIG (docs/cli.md, 'More than one process')")
     p.add_argument(
         "--precision", choices=PRECISIONS, default="float32",
         help="training precision (float32); auto: mixed_bfloat16 on a CPU with "

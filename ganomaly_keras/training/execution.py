@@ -98,7 +98,7 @@ def enable_determinism(seed):
 
     After this, training the same model on the same data with the same seed on the
     same machine gives bit-identical weights and scores. It is process-wide and
-    cannot be undone; some kernels run slower (the README's "Determinism" section
+    cannot be undone; some kernels run slower (docs/cli.md, "Determinism"
     has the measured cost).
 
     Args:

@@ -56,7 +56,7 @@ __all__ = [
     "resolve_model_path", "train_run",
 ]
 # What `train --folder` uses unless told otherwise: a folder is an inspection task.
-# Measured on PIPED (README, "Inspection on real data").
+# Measured on PIPED (docs/results.md, "Inspection: the PIPED suite").
 INSPECTION_DEFAULTS = {"image_size": 64, "steps": 150, "batch_size": 32, "score": AUTO_SCORE}
 VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
 TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")
@@ -111,7 +111,7 @@ def train_run(
         steps_per_execution: training steps per call into TensorFlow (`compile`'s
             argument): fewer round trips from Python per step, for machines where
             a step is short; on a 2-core CPU at 32x32, batch 64, 10 measured 0.97x
-            the images/s of 1 (README, Speed). Callbacks then see batches in
+            the images/s of 1 (docs/results.md, "Speed, side by side"). Callbacks then see batches in
             groups; with `steps`, the budget and `validation_every` must be
             multiples of it.
 

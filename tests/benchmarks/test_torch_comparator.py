@@ -44,7 +44,7 @@ def _encoder_layers(encoder):
 
 @pytest.mark.parametrize("size,channels,expected", [
     (32, 1, DESIGN_PARAMETERS_32X1),
-    # DESIGN.md section 1's table.
+    # docs/design.md section 1's table.
     (32, 3, {"G_E": 1_068_800, "G_D": 1_068_928, "G_total": 3_206_528, "D_total": 663_296}),
     (64, 3, {"G_E": 3_576_576, "G_D": 3_576_704, "G_total": 10_729_856, "D_total": 2_765_568}),
 ])

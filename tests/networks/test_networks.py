@@ -12,7 +12,7 @@ def count(variables):
     return sum(int(np.prod(v.shape)) for v in variables)
 
 
-# DESIGN.md section 1: trainable parameters at nz 100, width 64, no extra layers.
+# docs/design.md section 1: trainable parameters at nz 100, width 64, no extra layers.
 PARAMETER_TABLE = [
     # size, channels, G_E, G_D, G total, D total
     (32, 1, 1_066_752, 1_066_880, 3_200_384, 661_248),

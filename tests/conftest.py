@@ -90,3 +90,51 @@ def trained_digits(trained_digits_state):
     calibrating or training it changes nothing for the next test), and its splits.
     Tests that calibrate it calibrate it themselves."""
     return model_from_state(trained_digits_state), trained_digits_state[2]
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path, monkeypatch):
+    """Run the test inside its own temporary folder (commands write runs/ there)."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def mvtec_folder(tmp_path):
+    """An MVTec-layout folder mixing formats, sizes, grayscale and colour."""
+    from tests.helpers import write_flat_image
+
+    root = tmp_path / "bottle"
+    for i in range(10):
+        mode = "RGB" if i % 2 else "L"
+        fmt, ext = [("PNG", "png"), ("JPEG", "jpg"), ("BMP", "bmp")][i % 3]
+        write_flat_image(str(root / "train/good" / f"{i:03d}.{ext}"), 20 + i, mode, 40, fmt)
+    for i in range(5):
+        write_flat_image(str(root / "test/good" / f"{i:03d}.png"), 24, "L", 40, "PNG")
+        write_flat_image(str(root / "test/crack" / f"{i:03d}.png"), 24, "RGB", 220, "PNG")
+        write_flat_image(str(root / "ground_truth/crack" / f"{i:03d}_mask.png"), 24, "L", 255, "PNG")
+    (root / "train/good/notes.txt").write_text("not an image, ignored by extension")
+    return root
+
+
+@pytest.fixture(scope="session")
+def exported(trained_digits_state, tmp_path_factory):
+    """The digits model, compiled (so with both optimizers' state, as a run's model),
+    calibrated on validation and exported in every format: `(model, paths, folder,
+    uint8 test images, test labels)`."""
+    from ganomaly_keras.deploy.export import export_model
+    from ganomaly_keras.deploy.serving import to_uint8_images
+
+    model, splits = model_from_state(trained_digits_state), trained_digits_state[2]
+    model.compile(jit_compile=False)
+    val = splits["validation"]
+    model.calibrate(val.images, val.labels)
+    out = tmp_path_factory.mktemp("export") / "digits"
+    paths = export_model(
+        model,
+        out,
+        representative_data=splits["train"].images,
+        training_data={"source": "digits", "abnormal_class": 0, "seed": 0},
+        validation={"auroc": 0.9},
+    )
+    test = splits["test"]
+    return model, paths, str(out), to_uint8_images(test.images), test.labels

@@ -25,7 +25,8 @@ from ganomaly_keras.training.execution import make_strategy  # noqa: E402
 
 strategy = make_strategy("multi_worker")  # before any other TensorFlow op
 
-from tests.models.test_training_step import distributed_data, train  # noqa: E402
+from tests.helpers import train_under as train  # noqa: E402
+from tests.models.test_training_step import distributed_data  # noqa: E402
 
 model, history = train(strategy, distributed_data())
 import numpy as np  # noqa: E402

@@ -14,61 +14,13 @@ from PIL import Image
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.cli.main import main
-from ganomaly_keras.deploy.export import export_model
 from ganomaly_keras.deploy.runtimes import (
     TFLiteRuntime,
 )
-from ganomaly_keras.deploy.serving import to_uint8_images
+from tests import helpers
 from tests.settings import REPO
 
-EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
-
-
-@pytest.fixture(scope="module")
-def exported(trained_digits_state, tmp_path_factory):
-    """The digits model calibrated on validation and exported in every format."""
-    from tests.conftest import model_from_state
-
-    model, splits = model_from_state(trained_digits_state), trained_digits_state[2]
-    model.compile(jit_compile=False)  # as a run's model: with both optimizers' state
-    val = splits["validation"]
-    model.calibrate(val.images, val.labels)
-    out = tmp_path_factory.mktemp("export") / "digits"
-    paths = export_model(
-        model,
-        out,
-        representative_data=splits["train"].images,
-        training_data={"source": "digits", "abnormal_class": 0, "seed": 0},
-        validation={"auroc": 0.9},
-    )
-    test = splits["test"]
-    return model, paths, str(out), to_uint8_images(test.images), test.labels
-
-
-def _run_edge(args, cwd):
-    """The edge runner in a fresh interpreter where TensorFlow and Keras cannot load
-    (it imports only the TensorFlow-free `ganomaly_keras.edge`)."""
-    code = (
-        "import sys, runpy\n"
-        "for name in ('tensorflow', 'keras', 'tf_keras'):\n"
-        "    sys.modules[name] = None  # any import of them raises ImportError\n"
-        f"sys.argv = {['edge_inference.py'] + args!r}\n"
-        "try:\n"
-        f"    runpy.run_path({EDGE_RUNNER!r}, run_name='__main__')\n"
-        "except SystemExit as exit:\n"
-        "    loaded = [m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'keras') and sys.modules[m] is not None]\n"
-        "    assert not loaded, loaded\n"
-        "    raise\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 GOOD_METADATA = {
@@ -91,7 +43,7 @@ def test_edge_runner_scores_a_folder_without_tensorflow(exported, tmp_path):
     # A larger image is resized to the model's 16x16 per the metadata.
     big = np.asarray(Image.fromarray(images[0, ..., 0]).resize((40, 40), Image.BILINEAR))
     Image.fromarray(big).save(folder / "big.png")
-    result = _run_edge(
+    result = helpers.run_edge(
         [paths["tflite_int8"], str(folder), "--out", str(tmp_path / "s.csv"), "--maps", str(tmp_path / "maps")],
         tmp_path,
     )
@@ -108,7 +60,7 @@ def test_edge_runner_scores_a_folder_without_tensorflow(exported, tmp_path):
 def test_edge_runner_errors_name_the_problem(exported, tmp_path):
     _, paths, _, images, _ = exported
     (tmp_path / "notes.png").write_text("not an image")
-    result = _run_edge([paths["tflite_float32"], str(tmp_path / "notes.png")], tmp_path)
+    result = helpers.run_edge([paths["tflite_float32"], str(tmp_path / "notes.png")], tmp_path)
     assert result.returncode == 2 and "cannot read image" in result.stderr
     assert "notes.png" in result.stderr
     # One rule for channels everywhere: a colour image is converted to the model's
@@ -116,12 +68,12 @@ def test_edge_runner_errors_name_the_problem(exported, tmp_path):
     colour = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     Image.fromarray(colour).save(tmp_path / "colour.png")
     Image.fromarray(colour).convert("L").save(tmp_path / "gray.png")
-    result = _run_edge(
+    result = helpers.run_edge(
         [paths["tflite_float32"], str(tmp_path / "colour.png"), "--out", str(tmp_path / "c.json")],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    result = _run_edge(
+    result = helpers.run_edge(
         [paths["tflite_float32"], str(tmp_path / "gray.png"), "--out", str(tmp_path / "g.json")],
         tmp_path,
     )

@@ -14,21 +14,11 @@ import numpy as np
 import pytest
 
 from ganomaly_keras import GANomaly
-from ganomaly_keras.cli.main import main
 from ganomaly_keras.saving import load_model, replace_directory, save_model_atomically
+from tests import helpers
 from tests.settings import REPO, TESTS
 
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-
-def _status(argv):
-    try:
-        return main(argv)
-    except SystemExit as exit:  # argparse's errors
-        return exit.code
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 _KILLED_EXPORT = """
@@ -152,7 +142,7 @@ def test_models_with_code_are_refused(tmp_path, capsys):
     unsafe.save(path)
     with pytest.raises(ValueError, match="holds Python code"):
         load_model(path)
-    assert _status(["evaluate", path]) == 2
+    assert helpers.status(["evaluate", path]) == 2
     assert "holds Python code" in capsys.readouterr().err
 
 

@@ -14,13 +14,10 @@ from PIL import Image
 from ganomaly_keras import GANomaly
 from ganomaly_keras.cli.main import main
 from ganomaly_keras.saving import save_model_atomically
+from tests import helpers
 from tests.settings import TINY_FLAGS
 
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    """Default run directories (runs/ganomaly) land in the test's folder, not the repo."""
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 def _write_npz(path):
@@ -57,13 +54,6 @@ def _prepare_tfds(data_dir):
     return ["--tfds", "tiny_cli_shapes", "--tfds-data-dir", str(data_dir)]
 
 
-def _status(argv):
-    try:
-        return main(argv)
-    except SystemExit as exit:  # argparse's errors
-        return exit.code
-
-
 def _calibrated_model(path):
     keras.utils.set_random_seed(0)
     model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
@@ -71,18 +61,6 @@ def _calibrated_model(path):
     model.calibrate(x, np.array([0, 1] * 4))
     save_model_atomically(model, path)
     return str(path)
-
-
-def _image_folder(root, n=3, damaged=True):
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        Image.fromarray(np.full((20, 20), (37 * i) % 256, np.uint8)).save(root / f"{i}.png")
-    if damaged:
-        # A real PNG header, its data cut off: TensorFlow's decoder fails on it.
-        data = (root / "0.png").read_bytes()
-        (root / "broken.png").write_bytes(data[: len(data) // 2])
-        (root / "empty.png").write_bytes(b"")
-    return root
 
 
 @pytest.mark.slow
@@ -165,13 +143,13 @@ def test_train_runs_on_every_data_source(source, tmp_path):
 
 def test_predict_names_unreadable_files_and_skips_them_when_asked(tmp_path, capsys):
     model = _calibrated_model(tmp_path / "m.keras")
-    folder = str(_image_folder(tmp_path / "images"))
-    assert _status(["predict", model, folder]) == 2
+    folder = str(helpers.image_folder(tmp_path / "images"))
+    assert helpers.status(["predict", model, folder]) == 2
     err = capsys.readouterr().err
     assert "broken.png" in err and "--skip-unreadable" in err and len(err.strip().splitlines()) == 1
 
     out = str(tmp_path / "scores.csv")
-    assert _status(["predict", model, folder, "--skip-unreadable", "--out", out]) == 0
+    assert helpers.status(["predict", model, folder, "--skip-unreadable", "--out", out]) == 0
     rows = {os.path.basename(r["path"]): r for r in csv.DictReader(open(out))}
     assert sorted(rows) == ["0.png", "1.png", "2.png", "broken.png", "empty.png"]
     assert rows["broken.png"]["skipped"] and rows["broken.png"]["anomaly_score"] == ""
@@ -185,13 +163,13 @@ def test_predict_names_unreadable_files_and_skips_them_when_asked(tmp_path, caps
 def test_evaluate_skips_unreadable_files_when_asked(tmp_path, capsys):
     model = _calibrated_model(tmp_path / "m.keras")
     root = tmp_path / "data"
-    _image_folder(root / "train" / "good", n=6, damaged=False)
-    _image_folder(root / "test" / "good", n=4)
-    _image_folder(root / "test" / "scratch", n=4, damaged=False)
+    helpers.image_folder(root / "train" / "good", n=6, damaged=False)
+    helpers.image_folder(root / "test" / "good", n=4)
+    helpers.image_folder(root / "test" / "scratch", n=4, damaged=False)
     data = ["--folder", str(root), "--image-size", "16", "--channels", "1"]
-    assert _status(["evaluate", model, *data]) == 2
+    assert helpers.status(["evaluate", model, *data]) == 2
     assert "--skip-unreadable" in capsys.readouterr().err
-    assert _status(["evaluate", model, *data, "--skip-unreadable"]) == 0
+    assert helpers.status(["evaluate", model, *data, "--skip-unreadable"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     # The two bad test/good files land in validation or test (a stratified draw).
@@ -202,14 +180,14 @@ def test_evaluate_skips_unreadable_files_when_asked(tmp_path, capsys):
 
 def test_a_damaged_training_file_is_named_and_can_be_skipped(tmp_path, capsys):
     root = tmp_path / "data"
-    _image_folder(root / "train" / "good", n=12)
-    _image_folder(root / "test" / "good", n=4, damaged=False)
-    _image_folder(root / "test" / "scratch", n=4, damaged=False)
+    helpers.image_folder(root / "train" / "good", n=12)
+    helpers.image_folder(root / "test" / "good", n=4, damaged=False)
+    helpers.image_folder(root / "test" / "scratch", n=4, damaged=False)
     argv = ["train", "--folder", str(root), *TINY_FLAGS, "--channels", "1", "--steps", "2",
             "--batch-size", "4", "--no-export", "--run-dir", str(tmp_path / "run")]
-    assert _status(argv) == 2
+    assert helpers.status(argv) == 2
     err = capsys.readouterr().err
     assert ("broken.png" in err or "empty.png" in err) and "--skip-unreadable" in err
     with pytest.warns(UserWarning, match="broken.png"):
-        assert _status(argv + ["--skip-unreadable", "--overwrite"]) == 0
+        assert helpers.status(argv + ["--skip-unreadable", "--overwrite"]) == 0
 

@@ -16,20 +16,10 @@ from ganomaly_keras.models.registry import (
     all_options,
     model_options,
 )
+from tests import helpers
 from tests.settings import TINY_FLAGS
 
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    """Default run directories (runs/ganomaly) land in the test's folder, not the repo."""
-    monkeypatch.chdir(tmp_path)
-
-
-def _status(argv):
-    try:
-        return main(argv)
-    except SystemExit as exit:  # argparse's errors
-        return exit.code
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 @pytest.fixture
@@ -119,7 +109,7 @@ def test_unknown_tfds_dataset_is_one_line(tmp_path, capsys):
 def test_bad_arguments_are_one_line_and_write_nothing(argv, message, a_file, tmp_path, capsys):
     argv = [a.format(a_file=a_file) for a in argv]
     before = sorted(os.listdir(tmp_path))
-    assert _status(argv) == 2
+    assert helpers.status(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) >= 1 and err[-1].startswith("ganomaly-keras: error:"), err
     assert message in err[-1], err[-1]

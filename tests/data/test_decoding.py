@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from ganomaly_keras.data import (
     decode_image_file,
@@ -17,52 +16,15 @@ from ganomaly_keras.data import (
     load_split,
     read_folder_dataset,
 )
+from tests import helpers
 
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-
-
-def _image_folder(root, n=3, damaged=True):
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        Image.fromarray(np.full((20, 20), (37 * i) % 256, np.uint8)).save(root / f"{i}.png")
-    if damaged:
-        # A real PNG header, its data cut off: TensorFlow's decoder fails on it.
-        data = (root / "0.png").read_bytes()
-        (root / "broken.png").write_bytes(data[: len(data) // 2])
-        (root / "empty.png").write_bytes(b"")
-    return root
-
-
-def _write(path, size, mode, value, fmt):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    channels = 3 if mode == "RGB" else 1
-    array = np.full((size, size, channels), value, np.uint8).squeeze()
-    Image.fromarray(array, mode=mode).save(path, format=fmt)
-
-
-@pytest.fixture
-def mvtec_folder(tmp_path):
-    """An MVTec-layout folder mixing formats, sizes, grayscale and colour."""
-    root = tmp_path / "bottle"
-    for i in range(10):
-        mode = "RGB" if i % 2 else "L"
-        fmt, ext = [("PNG", "png"), ("JPEG", "jpg"), ("BMP", "bmp")][i % 3]
-        _write(str(root / "train/good" / f"{i:03d}.{ext}"), 20 + i, mode, 40, fmt)
-    for i in range(5):
-        _write(str(root / "test/good" / f"{i:03d}.png"), 24, "L", 40, "PNG")
-        _write(str(root / "test/crack" / f"{i:03d}.png"), 24, "RGB", 220, "PNG")
-        _write(str(root / "ground_truth/crack" / f"{i:03d}_mask.png"), 24, "L", 255, "PNG")
-    (root / "train/good/notes.txt").write_text("not an image, ignored by extension")
-    return root
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 def test_streamed_training_names_a_file_damaged_past_its_header(tmp_path):
     from ganomaly_keras.data.decoding import find_unreadable, image_dataset
 
-    folder = _image_folder(tmp_path / "images", n=5)
+    folder = helpers.image_folder(tmp_path / "images", n=5)
     paths = sorted(str(p) for p in folder.iterdir())
     with pytest.raises(tf.errors.InvalidArgumentError):
         for _ in image_dataset(paths, 16, 1, batch_size=2):

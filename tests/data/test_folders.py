@@ -4,68 +4,18 @@ folder protocol's splits, and a folder's channels."""
 
 import os
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from ganomaly_keras.data import (
     folder_protocol,
     read_folder_dataset,
 )
 from ganomaly_keras.data.spec import DataSpec
-
-
-def _write_array(path, array):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
-def make_inspection_folder(root, size=48, seed=0):
-    """A tiny MVTec-layout folder: noisy grey texture, defects are bright squares."""
-    rng = np.random.default_rng(seed)
-
-    def texture():
-        return (120 + 20 * rng.standard_normal((size, size, 3))).clip(0, 255).astype(np.uint8)
-
-    for i in range(16):
-        _write_array(f"{root}/train/good/{i:03d}.png", texture())
-    for i in range(5):
-        _write_array(f"{root}/test/good/{i:03d}.png", texture())
-    for i in range(5):
-        image, mask = texture(), np.zeros((size, size), np.uint8)
-        y, x = rng.integers(4, size - 12, 2)
-        image[y : y + 8, x : x + 8] = 250
-        mask[y : y + 8, x : x + 8] = 255
-        _write_array(f"{root}/test/bright/{i:03d}.png", image)
-        _write_array(f"{root}/ground_truth/bright/{i:03d}_mask.png", mask)
-    return root
-
-
-def _write(path, size, mode, value, fmt):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    channels = 3 if mode == "RGB" else 1
-    array = np.full((size, size, channels), value, np.uint8).squeeze()
-    Image.fromarray(array, mode=mode).save(path, format=fmt)
-
-
-@pytest.fixture
-def mvtec_folder(tmp_path):
-    """An MVTec-layout folder mixing formats, sizes, grayscale and colour."""
-    root = tmp_path / "bottle"
-    for i in range(10):
-        mode = "RGB" if i % 2 else "L"
-        fmt, ext = [("PNG", "png"), ("JPEG", "jpg"), ("BMP", "bmp")][i % 3]
-        _write(str(root / "train/good" / f"{i:03d}.{ext}"), 20 + i, mode, 40, fmt)
-    for i in range(5):
-        _write(str(root / "test/good" / f"{i:03d}.png"), 24, "L", 40, "PNG")
-        _write(str(root / "test/crack" / f"{i:03d}.png"), 24, "RGB", 220, "PNG")
-        _write(str(root / "ground_truth/crack" / f"{i:03d}_mask.png"), 24, "L", 255, "PNG")
-    (root / "train/good/notes.txt").write_text("not an image, ignored by extension")
-    return root
+from tests import helpers
 
 
 def test_folder_channels_follow_the_images(tmp_path):
-    root = make_inspection_folder(str(tmp_path / "d"))
+    root = helpers.make_inspection_folder(str(tmp_path / "d"))
     assert DataSpec(source="folder", path=root, image_size=16).splits()["channels"] == 3
 
 
@@ -96,7 +46,7 @@ def test_reference_layout(tmp_path):
     root = tmp_path / "ref"
     for folder, n, value in (("train/0.normal", 4, 10), ("test/0.normal", 2, 10), ("test/1.abnormal", 3, 250)):
         for i in range(n):
-            _write(str(root / folder / f"{i}.png"), 32, "L", value, "PNG")
+            helpers.write_flat_image(str(root / folder / f"{i}.png"), 32, "L", value, "PNG")
     data = read_folder_dataset(root)
     assert data["layout"] == "reference"
     assert len(data["train"]) == 4 and data["test"].labels.tolist() == [0, 0, 1, 1, 1]

@@ -32,27 +32,6 @@ def _verify_export_module():
     return module
 
 
-@pytest.fixture(scope="module")
-def exported(trained_digits_state, tmp_path_factory):
-    """The digits model calibrated on validation and exported in every format."""
-    from tests.conftest import model_from_state
-
-    model, splits = model_from_state(trained_digits_state), trained_digits_state[2]
-    model.compile(jit_compile=False)  # as a run's model: with both optimizers' state
-    val = splits["validation"]
-    model.calibrate(val.images, val.labels)
-    out = tmp_path_factory.mktemp("export") / "digits"
-    paths = export_model(
-        model,
-        out,
-        representative_data=splits["train"].images,
-        training_data={"source": "digits", "abnormal_class": 0, "seed": 0},
-        validation={"auroc": 0.9},
-    )
-    test = splits["test"]
-    return model, paths, str(out), to_uint8_images(test.images), test.labels
-
-
 def assert_consistent_with_itself(outputs, fitted, name):
     """Every artefact's decision follows its own score, exactly, and its 0..1 score is
     the stated scaling of its own score (float32 arithmetic: a few ulps)."""

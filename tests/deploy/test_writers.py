@@ -3,9 +3,6 @@ summarised in one line, files XNNPACK cannot run marked."""
 
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -22,30 +19,7 @@ from ganomaly_keras.deploy.writers import (
     convert_in_subprocess,
     converter_error_summary,
 )
-from tests.settings import REPO
-
-EDGE_RUNNER = os.path.join(REPO, "export", "edge_inference.py")
-
-
-def _run_edge(args, cwd):
-    """The edge runner in a fresh interpreter where TensorFlow and Keras cannot load
-    (it imports only the TensorFlow-free `ganomaly_keras.edge`)."""
-    code = (
-        "import sys, runpy\n"
-        "for name in ('tensorflow', 'keras', 'tf_keras'):\n"
-        "    sys.modules[name] = None  # any import of them raises ImportError\n"
-        f"sys.argv = {['edge_inference.py'] + args!r}\n"
-        "try:\n"
-        f"    runpy.run_path({EDGE_RUNNER!r}, run_name='__main__')\n"
-        "except SystemExit as exit:\n"
-        "    loaded = [m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'keras') and sys.modules[m] is not None]\n"
-        "    assert not loaded, loaded\n"
-        "    raise\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+from tests import helpers
 
 
 @pytest.mark.slow
@@ -70,7 +44,7 @@ def test_an_int8_file_that_crashes_xnnpack_is_marked_and_still_runs(tmp_path):
     scores = runtime.run(pixels)["anomaly_score"]
     assert np.all(np.isfinite(scores))
     Image.fromarray(pixels[0, ..., 0]).save(tmp_path / "a.png")
-    result = _run_edge([paths["tflite_int8"], str(tmp_path / "a.png")], tmp_path)
+    result = helpers.run_edge([paths["tflite_int8"], str(tmp_path / "a.png")], tmp_path)
     assert result.returncode == 0, result.stderr
 
 

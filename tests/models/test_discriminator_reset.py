@@ -2,22 +2,11 @@
 optimizer state, on one device and on several; a healthy one is left alone."""
 
 
-import keras
 import numpy as np
 import pytest
 
 from ganomaly_keras import GANomaly
-from tests import settings
-
-
-def train(strategy, x, **kwargs):
-    keras.utils.set_random_seed(0)
-    with strategy.scope():
-        model = GANomaly(image_size=16, channels=1, latent_size=16, width=8,
-                         sync_batchnorm=True, **kwargs)
-        model.compile(jit_compile=False)
-    history = model.fit(x, epochs=1, batch_size=16, shuffle=False, verbose=0)
-    return model, history.history
+from tests import helpers, settings
 
 
 def tiny(**kwargs):
@@ -31,7 +20,7 @@ def images(rng, n=32, size=16, channels=1):
 
 def test_mirrored_discriminator_reinitialisation(mirrored, rng):
     x = rng.uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
-    model, history = train(mirrored, x, discriminator_reset_threshold=1e6)
+    model, history = helpers.train_under(mirrored, x, discriminator_reset_threshold=1e6)
     assert history["d_reinit"] == [2.0]
     assert int(model.discriminator_optimizer.iterations.numpy()) == 0
 

@@ -7,23 +7,12 @@ import socket
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from ganomaly_keras import GANomaly
+from tests import helpers
 from tests.settings import TESTS as HERE
-
-
-def train(strategy, x, **kwargs):
-    keras.utils.set_random_seed(0)
-    with strategy.scope():
-        model = GANomaly(image_size=16, channels=1, latent_size=16, width=8,
-                         sync_batchnorm=True, **kwargs)
-        model.compile(jit_compile=False)
-    history = model.fit(x, epochs=1, batch_size=16, shuffle=False, verbose=0)
-    return model, history.history
 
 
 def distributed_data():
@@ -48,8 +37,8 @@ def _free_ports(n):
 
 def test_mirrored_training_matches_single_device(mirrored, rng):
     x = rng.uniform(-1, 1, (32, 16, 16, 1)).astype("float32")
-    single_model, single = train(tf.distribute.get_strategy(), x)
-    multi_model, multi = train(mirrored, x)
+    single_model, single = helpers.train_under(tf.distribute.get_strategy(), x)
+    multi_model, multi = helpers.train_under(mirrored, x)
     assert multi_model.distribute_strategy.num_replicas_in_sync == 2
     # Two steps: the second one's losses depend on the first update, so gradients
     # reduced against the wrong batch size would show here.
@@ -78,7 +67,7 @@ def test_multi_worker_training_matches_single_process(tmp_path):
     for worker in workers:
         output, _ = worker.communicate(timeout=300)
         assert worker.returncode == 0, output[-3000:]
-    single_model, single = train(tf.distribute.get_strategy(), distributed_data())
+    single_model, single = helpers.train_under(tf.distribute.get_strategy(), distributed_data())
     for index in range(2):
         saved = np.load(f"{out}_{index}.npz")
         assert int(saved["replicas"]) == 2

@@ -11,17 +11,8 @@ from sklearn.metrics import (
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.training.callbacks import AUROCCallback, StepBudget
+from tests import helpers
 from tests.settings import TINY
-
-
-def _tiny_fit_data(digits16):
-    images, classes = digits16
-    normal = images[classes != 0][:96]
-    val_x = np.concatenate([images[classes != 0][-8:], images[classes == 0][:8]])
-    val_y = np.r_[np.zeros(8), np.ones(8)].astype(int)
-    model = GANomaly(image_size=16, channels=1, latent_size=8, width=8)
-    model.compile(run_eagerly=False, jit_compile=False)
-    return model, normal, val_x, val_y
 
 
 def test_auroc_callback_drives_early_stopping_and_checkpoints(digits16, tmp_path):
@@ -88,7 +79,7 @@ def test_checkpoint_ties_go_to_the_better_tie_breaker(tmp_path):
 
 
 def test_step_budget_stops_after_exactly_that_many_updates(digits16):
-    model, normal, _, _ = _tiny_fit_data(digits16)  # 96 images / 32 = 3 steps an epoch
+    model, normal, _, _ = helpers.tiny_fit_data(digits16)  # 96 images / 32 = 3 steps an epoch
     model.fit(normal, epochs=5, batch_size=32, verbose=0, callbacks=[StepBudget(7)])
     assert int(model.optimizer.iterations.numpy()) == 7
 

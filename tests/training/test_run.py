@@ -8,46 +8,15 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from ganomaly_keras import GANomaly
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.training.run import train_run
+from tests import helpers
 from tests.settings import TINY, TINY_FLAGS
 
-
-@pytest.fixture(autouse=True)
-def _in_a_temporary_folder(tmp_path, monkeypatch):
-    """Default run directories (runs/ganomaly) land in the test's folder, not the repo."""
-    monkeypatch.chdir(tmp_path)
-
-
-def _write_array(path, array):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
-def make_inspection_folder(root, size=48, seed=0):
-    """A tiny MVTec-layout folder: noisy grey texture, defects are bright squares."""
-    rng = np.random.default_rng(seed)
-
-    def texture():
-        return (120 + 20 * rng.standard_normal((size, size, 3))).clip(0, 255).astype(np.uint8)
-
-    for i in range(16):
-        _write_array(f"{root}/train/good/{i:03d}.png", texture())
-    for i in range(5):
-        _write_array(f"{root}/test/good/{i:03d}.png", texture())
-    for i in range(5):
-        image, mask = texture(), np.zeros((size, size), np.uint8)
-        y, x = rng.integers(4, size - 12, 2)
-        image[y : y + 8, x : x + 8] = 250
-        mask[y : y + 8, x : x + 8] = 255
-        _write_array(f"{root}/test/bright/{i:03d}.png", image)
-        _write_array(f"{root}/ground_truth/bright/{i:03d}_mask.png", mask)
-    return root
+pytestmark = pytest.mark.usefixtures("chdir_tmp")
 
 
 @pytest.mark.slow
@@ -127,7 +96,7 @@ def test_steps_and_epochs_together_are_refused(tmp_path):
 
 
 def test_a_tiled_folder_run_trains_on_patches_and_reports_pixel_metrics(tmp_path):
-    root = make_inspection_folder(str(tmp_path / "d"))
+    root = helpers.make_inspection_folder(str(tmp_path / "d"))
     metrics = train_run(
         str(tmp_path / "run"),
         DataSpec(source="folder", path=root, image_size=16, working_size=32),

@@ -11,6 +11,7 @@ import tensorflow as tf
 from ganomaly_keras import GANomaly
 from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.training.tensorboard import TensorBoardImages, reconstruction_grid
+from tests import helpers
 
 
 def _tags(log_dir):
@@ -22,16 +23,6 @@ def _tags(log_dir):
             for value in event.summary.value:
                 tags.setdefault(folder, set()).add(value.tag)
     return tags
-
-
-def _tiny_fit_data(digits16):
-    images, classes = digits16
-    normal = images[classes != 0][:96]
-    val_x = np.concatenate([images[classes != 0][-8:], images[classes == 0][:8]])
-    val_y = np.r_[np.zeros(8), np.ones(8)].astype(int)
-    model = GANomaly(image_size=16, channels=1, latent_size=8, width=8)
-    model.compile(run_eagerly=False, jit_compile=False)
-    return model, normal, val_x, val_y
 
 
 def test_tensorboard_shows_losses_auroc_images_histograms_and_roc(tmp_path, digits16):
@@ -72,7 +63,7 @@ def test_reconstruction_grid_rows_and_roc_image():
 
 
 def test_images_reuse_the_auroc_callbacks_scores_instead_of_rescoring(tmp_path, digits16):
-    model, normal, val_x, val_y = _tiny_fit_data(digits16)
+    model, normal, val_x, val_y = helpers.tiny_fit_data(digits16)
     auroc = AUROCCallback(val_x, val_y)
     images = TensorBoardImages(str(tmp_path / "tb"), val_x, val_y, auroc=auroc)
     calls = []

@@ -57,9 +57,9 @@ def load(model_path):
     return path, load_model(path)
 
 
-def splits_for(args, model, path):
-    """The data of the run the model came from, unless data options say otherwise,
-    at the model's size: `(spec, splits)`."""
+def spec_for(args, model, path):
+    """The `DataSpec` of the run the model came from, unless data options say
+    otherwise, at the model's size."""
     from ganomaly_keras.training.directory import load_run_spec
 
     run_dir = os.path.dirname(os.path.abspath(path))
@@ -69,7 +69,7 @@ def splits_for(args, model, path):
     spec.working_size = model.working_size
     if args.skip_unreadable:
         spec.on_error = "skip"
-    return spec, spec.splits()
+    return spec
 
 
 def open_output(path):

@@ -14,7 +14,7 @@ def run(args):
     known_data = common.data_given(args) or os.path.exists(os.path.join(run_dir, "config.json"))
     splits = None
     if "tflite_int8" in formats or known_data:
-        _, splits = common.splits_for(args, model, path)
+        splits = common.spec_for(args, model, path).splits()
     paths = export_model(
         model, args.out, formats=formats,
         representative_data=splits["train_sample"] if splits else None,

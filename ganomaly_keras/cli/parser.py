@@ -214,6 +214,8 @@ def build_parser():
     p.add_argument("--scores", metavar="CSV",
                    help="also write one row per image: path, anomaly_score, "
                    "normalized_score, is_anomaly, label")
+    p.add_argument("--batch-size", type=POSITIVE, default=64,
+                   help="folder images decoded and scored together (64)")
     add_data_options(p)
     p.set_defaults(command_name="evaluate")
 

@@ -9,7 +9,7 @@ exactly the splits the model was trained and calibrated on.
 
 import dataclasses
 import os
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -236,6 +236,39 @@ class DataSpec:
             "summary": summary,
         }
 
+    def folder_split(self, name):
+        """One split of a folder source as files, for streaming it (`evaluate`).
+
+        Args:
+            name: "validation" or "test".
+
+        Returns:
+            `FolderSplit(files, channels, masks, skipped)`: the split's `FileSplit`
+            (unreadable files left out with `on_error="skip"`), the channels the
+            model reads them in, their masks at the evaluation size (or None), and the
+            `{"path", "reason"}` of each file left out.
+        """
+        from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
+        from ganomaly_keras.data.folders import folder_protocol
+        from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
+
+        if self.source != "folder":
+            raise ValueError(f"folder_split needs a folder source; this one is {self.source!r}.")
+        check_ground_truth(self.path)
+        files = folder_protocol(
+            self.path, validation_fraction=self.validation_fraction, seed=self.seed
+        )
+        channels = self.channels or image_channels(files["train"].paths[0])
+        split = files[name]
+        skipped = find_unreadable(split.paths, self.load_size, channels)
+        if skipped and self.on_error == "raise":
+            raise unreadable_error(skipped)
+        bad = {item.path for item in skipped}
+        split = split.subset([i for i, p in enumerate(split.paths) if p not in bad])
+        mask_size = evaluation_size(files["test"].paths, self.load_size)
+        masks = load_masks(split.paths, split.masks, split.labels, mask_size)
+        return FolderSplit(split, channels, masks, [item._asdict() for item in skipped])
+
     def _summary(self, splits):
         counts = {
             name: {
@@ -257,6 +290,15 @@ class DataSpec:
             "splits": counts,
             "spec": self.to_dict(),
         }
+
+
+class FolderSplit(NamedTuple):
+    """A folder split as files: see `DataSpec.folder_split`."""
+
+    files: object
+    channels: int
+    masks: Optional[np.ndarray]
+    skipped: list
 
 
 def image_channels(path):

@@ -72,15 +72,49 @@ def evaluate_detector(model, images, labels, masks=None, batch_size=256):
         when the model is calibrated, "threshold", "precision", "recall", "f1"; with
         masks, "pixel_auroc", "aupro" and "mask_resolution".
     """
-    labels = check_labels(labels, len(images))
-    scores = model.predict(images, batch_size=batch_size, verbose=0)
+    check_labels(labels, len(images))
+    batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
+    return evaluate_batches(model, batches, labels, masks)
+
+
+def evaluate_batches(model, batches, labels, masks=None):
+    """`evaluate_detector` of images that arrive in batches (streamed from files): one
+    forward pass per batch gives its scores and, with masks, its maps, brought to the
+    masks' resolution at once; memory holds one batch of images.
+
+    Args:
+        model: a detector of this package.
+        batches: an iterable of float image batches in [-1, 1], in the order of
+            `labels`.
+        labels: 1 = anomaly, 0 = normal, one per image; both must occur.
+        masks: optional binary masks `(n, H, W)`.
+
+    Returns:
+        what `evaluate_detector` returns.
+    """
+    scores, maps = [], []
+    for x in batches:
+        if masks is None:
+            scores.append(model.predict(x, batch_size=len(x), verbose=0))
+            continue
+        batch_scores, batch_maps = model.predict_outputs(x, batch_size=len(x))
+        scores.append(batch_scores)
+        maps.append(resize_maps(batch_maps, np.shape(masks)[1:]))
+    scores = np.concatenate(scores)
+    labels = check_labels(labels, len(scores))
     result = ranking_metrics(scores, labels)
     result.update(
         n_normal=int((labels == 0).sum()), n_anomalous=int(labels.sum()), scores=scores
     )
     if masks is not None:
-        result.update(pixel_evaluation(model, images, masks, batch_size))
-        result["mask_resolution"] = int(np.shape(masks)[1])
+        masks = np.asarray(masks)
+        if masks.ndim != 3 or len(masks) != len(scores):
+            raise ValueError(
+                f"masks must have shape (n, height, width) with n = {len(scores)} "
+                f"images; got {masks.shape}."
+            )
+        result.update(pixel_metrics(np.concatenate(maps), masks))
+        result["mask_resolution"] = int(masks.shape[1])
     fitted = getattr(model, "calibration", None)
     if fitted is not None:
         decisions = calibrated_numpy(scores, fitted)["is_anomaly"]

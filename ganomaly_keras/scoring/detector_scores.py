@@ -231,6 +231,31 @@ class ScoreTermsMixin:
     def _map_inference(self, x):
         return self.anomaly_outputs(x)["anomaly_map"]
 
+    def predict_outputs(self, x, batch_size=256):
+        """Scores and anomaly maps of `x` from one forward pass per batch.
+
+        Args:
+            x: float images in [-1, 1] of the model's input shape.
+            batch_size: images per forward pass.
+
+        Returns:
+            `(scores, maps)`: `(n,)` and `(n, size, size)` float32 NumPy arrays, what
+            `predict` and `predict_maps` give.
+        """
+        x = inputs.check_images(x, self.input_size, self.channels)
+        parts = [
+            self._outputs_inference(batch)
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        ]
+        return tuple(
+            np.concatenate([keras.ops.convert_to_numpy(p[i]) for p in parts]) for i in (0, 1)
+        )
+
+    @tf.function(reduce_retracing=True)
+    def _outputs_inference(self, x):
+        outputs = self.anomaly_outputs(x)
+        return outputs["anomaly_score"], outputs["anomaly_map"]
+
     def fit_normal_statistics(self, x, batch_size=256):
         """Fit the statistics of the standardised score terms on normal images.
 

@@ -123,8 +123,10 @@ def test_evaluate_predict_and_the_edge_runner_give_one_score_per_image(tmp_path,
     assert main(argv) == 0
     card = open(os.path.join(run, "export", "MODEL_CARD.md")).read()
     assert "class 0" not in card and "test/ defect folders as anomalies" in card
-    assert main(["evaluate", run, "--split", "test", "--scores", "evaluated.csv"]) == 0
-    assert main(["predict", run, str(root / "test"), "--out", "predicted.csv"]) == 0
+    assert main(["evaluate", run, "--split", "test", "--scores", "evaluated.csv",
+                 "--batch-size", "3"]) == 0  # streamed in batches of 3
+    assert main(["predict", run, str(root / "test"), "--out", "predicted.csv",
+                 "--batch-size", "7"]) == 0
     edge = subprocess.run(
         [sys.executable, os.path.join(REPO, "export", "edge_inference.py"),
          os.path.join(run, "export", "model_float32.tflite"), str(root / "test"),

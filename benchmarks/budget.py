@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras.training.callbacks import AUROCCallback
 from ganomaly_keras.metrics.evaluation import ranking_metrics
+from ganomaly_keras.training.callbacks import AUROCCallback
 
 
 def flattened_at(aurocs, min_delta=0.005, patience=3):

@@ -40,7 +40,11 @@ import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
 from ganomaly_keras.models import GANomaly
-from ganomaly_keras.training.precision import PRECISIONS, dtype_policy, resolve_precision
+from ganomaly_keras.training.precision import (
+    PRECISIONS,
+    dtype_policy,
+    resolve_precision,
+)
 
 
 def training_step(images, precision="float32", **options):

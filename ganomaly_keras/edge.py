@@ -36,7 +36,6 @@ from ganomaly_keras.deploy.metadata import (
 )
 
 
-
 class EdgeInferenceError(ValueError):
     """A problem with the inputs, named with how to fix it."""
 
@@ -74,8 +73,15 @@ def recorded_delegate(model_path):
     return read_metadata(folder).artefact(model_path).get("litert_delegate", "default")
 
 
-def check_signature(runner, image_size, channels, where):
-    """The model's input and outputs against its metadata, before any image runs."""
+def check_signature(runner, image_shape, channels, where):
+    """The model's input and outputs against its metadata, before any image runs.
+
+    Args:
+        runner: the file's signature runner.
+        image_shape: `(height, width)` the metadata states.
+        channels: the metadata's channels.
+        where: the file, for messages.
+    """
     details = runner.get_input_details()
     if INPUT_NAME not in details:
         raise EdgeInferenceError(
@@ -83,11 +89,10 @@ def check_signature(runner, image_size, channels, where):
             "ganomaly-keras export."
         )
     shape = tuple(int(d) for d in details[INPUT_NAME]["shape"])
-    if shape != (1, image_size, image_size, channels):
+    if shape != (1, *image_shape, channels):
         raise EdgeInferenceError(
             f"{where} takes images of shape {shape}, but its metadata.json says "
-            f"(1, {image_size}, {image_size}, {channels}); the two files are from "
-            "different exports."
+            f"{(1, *image_shape, channels)}; the two files are from different exports."
         )
     if np.dtype(details[INPUT_NAME]["dtype"]) != np.uint8:
         raise EdgeInferenceError(
@@ -119,7 +124,7 @@ class EdgeDetector:
             )
         except MetadataError as error:
             raise EdgeInferenceError(str(error)) from None
-        self.image_size = self.metadata.image_size
+        self.image_shape = self.metadata.image_shape
         self.channels = self.metadata.channels
         artefact = self.metadata.artefact(model_path)
         # The export ran the file once and recorded whether XNNPACK could run it.
@@ -131,7 +136,7 @@ class EdgeDetector:
             )
         except ValueError as error:
             raise EdgeInferenceError(f"{model_path}: {error}") from None
-        check_signature(self.runner, self.image_size, self.channels, model_path)
+        check_signature(self.runner, self.image_shape, self.channels, model_path)
 
     def score(self, pixels):
         """Score one image.
@@ -143,7 +148,7 @@ class EdgeDetector:
             dict of the model's four outputs, each with a batch axis of 1.
         """
         pixels = np.asarray(pixels, np.uint8).reshape(
-            1, self.image_size, self.image_size, self.channels
+            1, *self.image_shape, self.channels
         )
         return self.runner(**{INPUT_NAME: pixels})
 
@@ -157,7 +162,7 @@ class EdgeDetector:
         Returns:
             `(outputs, (width, height))`: the four outputs and the file's own size.
         """
-        pixels, original_size = read_pixels(path, self.image_size, self.channels)
+        pixels, original_size = read_pixels(path, self.image_shape, self.channels)
         return self.score(pixels), original_size
 
 

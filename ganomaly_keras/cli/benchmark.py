@@ -69,7 +69,10 @@ def folder_benchmark(args):
 
 
 def quality_benchmark(args):
-    from ganomaly_keras.training.quality_suite import markdown_table, run_quality_benchmark
+    from ganomaly_keras.training.quality_suite import (
+        markdown_table,
+        run_quality_benchmark,
+    )
     from ganomaly_keras.training.run import INSPECTION_DEFAULTS
 
     if not args.folder_suite:
@@ -84,6 +87,6 @@ def quality_benchmark(args):
         batch_size=args.batch_size or INSPECTION_DEFAULTS["batch_size"],
         augment=args.augment,
         folders=args.folders,
-        working_size=args.working_size,
+        working_size=args.working_size or INSPECTION_DEFAULTS["working_size"],
     )
     print(markdown_table(report))

@@ -18,7 +18,7 @@ def spec_from_args(args):
         name=args.tfds,
         data_dir=args.tfds_data_dir,
         image_size=args.image_size or default_image_size(args),
-        working_size=args.working_size,
+        working_size=args.working_size or _default_working_size(args),
         channels=args.channels,
         abnormal_class=args.abnormal_class,
         normal_class=args.normal_class,
@@ -27,6 +27,12 @@ def spec_from_args(args):
         validation_fraction=args.validation_fraction,
         on_error="skip" if args.skip_unreadable else "raise",
     )
+
+
+def _default_working_size(args):
+    from ganomaly_keras.training.run import INSPECTION_DEFAULTS
+
+    return INSPECTION_DEFAULTS["working_size"] if getattr(args, "folder", None) else None
 
 
 def default_image_size(args):
@@ -50,8 +56,8 @@ def report_skipped(skipped):
 
 
 def load(model_path):
-    from ganomaly_keras.training.directory import resolve_model_path
     from ganomaly_keras.saving import load_model
+    from ganomaly_keras.training.directory import resolve_model_path
 
     path = resolve_model_path(model_path)
     return path, load_model(path)

@@ -82,10 +82,13 @@ def add_data_options(parser, required=False):
     group.add_argument("--channels", type=int, choices=(1, 3), default=None,
                        help="1 or 3 (default: 1; a tfds dataset's own; a folder's "
                        "first training image decides)")
-    group.add_argument("--working-size", type=POSITIVE, default=None,
-                       help="score images at this side with overlapping tiles of "
-                       "--image-size (training takes random patches); a multiple of "
-                       "half the image size, e.g. 128 for 64")
+    group.add_argument("--working-size", type=_working_size, default=None,
+                       help="score images of this size (SIDE or WIDTHxHEIGHT) with "
+                       "overlapping tiles of --image-size, training on random "
+                       "patches: each side a multiple of half the image size, e.g. "
+                       "256x640 for 64; auto (the default with --folder): the "
+                       "training images' median size, aspect ratio kept, long side "
+                       "at most 640")
     group.add_argument("--abnormal-class", type=COUNT, default=0,
                        help="leave-one-class-out: the anomaly class (default 0)")
     group.add_argument("--normal-class", type=COUNT, default=None,
@@ -96,6 +99,21 @@ def add_data_options(parser, required=False):
     group.add_argument("--seed", type=SEED, default=0)
     group.add_argument("--skip-unreadable", action="store_true",
                        help="folders: skip corrupt images with a warning")
+
+
+def _working_size(value):
+    """`--working-size`: "auto", a side, or WIDTHxHEIGHT as `(height, width)`; the
+    tile grid is checked with the image size (`DataSpec`)."""
+    if value.lower() == "auto":
+        return "auto"
+    parts = value.lower().split("x")
+    if len(parts) not in (1, 2) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a working size: give a side (128), WIDTHxHEIGHT (256x640) "
+            "or auto"
+        )
+    numbers = [int(p) for p in parts]
+    return numbers[0] if len(numbers) == 1 else (numbers[1], numbers[0])
 
 
 def _jit(value):
@@ -271,8 +289,9 @@ def build_parser():
                    help="quality: the detector")
     p.add_argument("--score", help="quality: a score term, or auto (default)")
     p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")
-    p.add_argument("--working-size", type=POSITIVE,
-                   help="quality: score at this side over tiles of --image-size")
+    p.add_argument("--working-size", type=_working_size,
+                   help="quality: SIDE, WIDTHxHEIGHT or auto (default): score at "
+                   "this size over tiles of --image-size")
     p.add_argument("--batch-size", type=POSITIVE, help="quality: batch (32)")
     p.add_argument("--augment", action="store_true", help="quality: texture augmentations")
     p.add_argument("--out-dir", default=None,

@@ -5,12 +5,12 @@ In the MVTec AD layout, the mask of `test/<defect>/<name>.png` is
 where the defect is. Normal images have no mask file and count as all-zero masks.
 
 Masks are compared with anomaly maps at one evaluation resolution for the whole
-split, `evaluation_size`: the native side of the images, capped at
-`MAX_EVALUATION_SIZE`, and never below the model's input. Maps (at the model's
-resolution) are upsampled bilinearly to it, so that a defect a few pixels wide is
-judged where it was annotated instead of being lost by downsampling its mask. Masks
-are resized to it with nearest-neighbour sampling, as images are resized to the
-model's square input, so a non-square image's mask is squashed the same way.
+split, `evaluation_size`: the images' native shape, scaled down so that its long side
+is at most `MAX_EVALUATION_SIZE` or the model input's long side, whichever is larger. Maps (at the model's resolution) are upsampled
+bilinearly to it, so that a defect a few pixels wide is judged where it was annotated
+instead of being lost by downsampling its mask. Masks are resized to it with
+nearest-neighbour sampling, as images are resized to the model's input, so an image's
+mask is stretched exactly as the image is.
 """
 
 import os
@@ -54,11 +54,19 @@ def check_ground_truth(root):
         )
 
 
-def evaluation_size(image_paths, image_size):
-    """The side at which masks and maps of `image_paths` are compared."""
+def evaluation_size(image_paths, input_shape):
+    """`(height, width)` at which masks and maps of `image_paths` are compared.
+
+    Args:
+        image_paths: the split's images (the first one's size is the native one).
+        input_shape: the model input's `(height, width)` (or an int side).
+    """
+    height, width = (input_shape, input_shape) if np.ndim(input_shape) == 0 else input_shape
     with Image.open(image_paths[0]) as first:
-        native = max(first.size)
-    return max(int(image_size), min(native, MAX_EVALUATION_SIZE))
+        native_width, native_height = first.size
+    long_side = max(MAX_EVALUATION_SIZE, height, width)
+    scale = min(1.0, long_side / max(native_height, native_width))
+    return int(round(native_height * scale)), int(round(native_width * scale))
 
 
 def load_masks(image_paths, mask_paths, labels, size):
@@ -68,10 +76,10 @@ def load_masks(image_paths, mask_paths, labels, size):
         image_paths: the images' files.
         mask_paths: each image's mask file, or None.
         labels: 1 = anomaly; a normal image (0) gets an all-zero mask.
-        size: the evaluation side (`evaluation_size`).
+        size: the evaluation `(height, width)` (`evaluation_size`), or a side.
 
     Returns:
-        the masks, or None when no anomalous image has a mask (nothing to evaluate).
+        `(n, height, width)` masks, or None when no anomalous image has a mask (nothing to evaluate).
         Anomalous images without a mask are evaluated as all-zero with a warning.
 
     Raises:
@@ -80,7 +88,8 @@ def load_masks(image_paths, mask_paths, labels, size):
     """
     if not any(m is not None for m, y in zip(mask_paths, labels) if y):
         return None
-    masks = np.zeros((len(image_paths), size, size), np.uint8)
+    height, width = (size, size) if np.ndim(size) == 0 else size
+    masks = np.zeros((len(image_paths), height, width), np.uint8)
     missing = 0
     for i, (image_path, mask_path, label) in enumerate(zip(image_paths, mask_paths, labels)):
         if mask_path is None:
@@ -100,7 +109,7 @@ def load_masks(image_paths, mask_paths, labels, size):
         except OSError as error:
             raise ValueError(f"cannot read mask file {mask_path!r}: {error}") from None
         resized = Image.fromarray(binary.astype(np.uint8) * 255).resize(
-            (size, size), Image.NEAREST
+            (width, height), Image.NEAREST
         )
         masks[i] = np.asarray(resized) > 127
     if missing:

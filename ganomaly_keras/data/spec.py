@@ -12,6 +12,7 @@ import os
 from typing import NamedTuple, Optional
 
 import numpy as np
+from PIL import Image as PILImage
 
 from ganomaly_keras import arguments
 from ganomaly_keras.data.protocols import (
@@ -45,9 +46,12 @@ class DataSpec:
         seed: fixes every split.
         validation_fraction: share of normal training images held out for validation.
         on_error: folders only: "raise" or "skip" unreadable images.
-        working_size: optional side at which images are loaded and scored, larger
-            than `image_size`: training then takes random `image_size` patches and
-            scoring runs over tiles (`ganomaly_keras.scoring.tiling`).
+        working_size: optional size at which images are loaded and scored, larger
+            than `image_size`: an int (a square), `(height, width)`, "WIDTHxHEIGHT",
+            or for folders "auto" (the training images' median size, aspect ratio
+            kept, long side at most 640, on the tile grid:
+            `ganomaly_keras.scoring.tiling.derived_shape`). Training then takes
+            random `image_size` patches and scoring runs over tiles.
     """
 
     source: str = "digits"
@@ -56,7 +60,7 @@ class DataSpec:
     data_dir: Optional[str] = None
     image_size: int = 32
     channels: Optional[int] = None
-    working_size: Optional[int] = None
+    working_size: Optional[object] = None
     abnormal_class: int = 0
     normal_class: Optional[int] = None
     contamination: float = 0.0
@@ -86,6 +90,8 @@ class DataSpec:
             raise FileNotFoundError(f"{self.source} path {self.path!r} does not exist.")
         if self.source == "tfds" and not self.name:
             raise ValueError("source 'tfds' needs a dataset name (e.g. mnist).")
+        if self.working_size == "auto":
+            self.working_size = self._derived_working_size()
         if self.working_size is not None:
             from ganomaly_keras.scoring.tiling import validate_working_size
 
@@ -93,10 +99,43 @@ class DataSpec:
         if self.normal_class is not None and self.contamination:
             raise ValueError("contamination applies to leave-one-class-out, not one-class.")
 
+    def _derived_working_size(self):
+        """The working size "auto" means: from the folder's training images' sizes
+        (headers only), or None where that size is the model's input."""
+        from ganomaly_keras.data.folders import (
+            NORMAL_FOLDERS,
+            detect_layout,
+            list_images,
+        )
+        from ganomaly_keras.scoring.tiling import derived_shape
+
+        if self.source != "folder":
+            raise ValueError(
+                'working_size "auto" is derived from a folder\'s images; give a size '
+                "for other sources."
+            )
+        folder = os.path.join(self.path, "train", NORMAL_FOLDERS[detect_layout(self.path)])
+        shapes = []
+        for path in list_images(folder)[:64]:
+            try:
+                with PILImage.open(path) as image:
+                    shapes.append((image.size[1], image.size[0]))
+            except (OSError, ValueError):  # unreadable: named when the split decodes
+                continue
+        if not shapes:
+            return None
+        shape = derived_shape(shapes, self.image_size)
+        return None if shape == (self.image_size, self.image_size) else list(shape)
+
     @property
     def load_size(self):
-        """The side images are loaded at: `working_size` when tiling."""
-        return self.working_size or self.image_size
+        """`(height, width)` images are loaded at: the working size when tiling, else
+        `image_size` squared."""
+        from ganomaly_keras.scoring.tiling import working_shape
+
+        return working_shape(self.working_size, self.image_size) or (
+            self.image_size, self.image_size
+        )
 
     def to_dict(self):
         """Every field, for JSON.
@@ -200,7 +239,11 @@ class DataSpec:
     def _folder_splits(self):
         from ganomaly_keras.data.decoding import decode_files
         from ganomaly_keras.data.folders import folder_protocol
-        from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
+        from ganomaly_keras.data.masks import (
+            check_ground_truth,
+            evaluation_size,
+            load_masks,
+        )
         from ganomaly_keras.data.protocols import Split
 
         check_ground_truth(self.path)
@@ -250,7 +293,11 @@ class DataSpec:
         """
         from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
         from ganomaly_keras.data.folders import folder_protocol
-        from ganomaly_keras.data.masks import check_ground_truth, evaluation_size, load_masks
+        from ganomaly_keras.data.masks import (
+            check_ground_truth,
+            evaluation_size,
+            load_masks,
+        )
 
         if self.source != "folder":
             raise ValueError(f"folder_split needs a folder source; this one is {self.source!r}.")
@@ -288,6 +335,8 @@ class DataSpec:
             "contamination": self.contamination,
             "seed": self.seed,
             "splits": counts,
+            # What the model takes: (height, width), tiled when larger than image_size.
+            "working_size": list(self.load_size),
             "spec": self.to_dict(),
         }
 

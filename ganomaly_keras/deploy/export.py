@@ -40,15 +40,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras.scoring import terms as scoring_terms
-from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, SERVING_SIGNATURE, ExportMetadata
-from ganomaly_keras.deploy.model_card import model_card
-from ganomaly_keras.saving import (
-    directory_bytes,
-    replace_directory,
-    save_inference_model,
-    staging_directory,
+from ganomaly_keras.deploy.metadata import (
+    EDGE_SIGNATURE,
+    SERVING_SIGNATURE,
+    ExportMetadata,
 )
+from ganomaly_keras.deploy.model_card import model_card
 from ganomaly_keras.deploy.serving import to_uint8_images
 from ganomaly_keras.deploy.writers import (
     TFLITE_VARIANTS,
@@ -57,6 +54,13 @@ from ganomaly_keras.deploy.writers import (
     tflite_filename,
     write_saved_model,
 )
+from ganomaly_keras.saving import (
+    directory_bytes,
+    replace_directory,
+    save_inference_model,
+    staging_directory,
+)
+from ganomaly_keras.scoring import terms as scoring_terms
 
 EXPORT_FORMATS = ("keras", "saved_model") + tuple(f"tflite_{v}" for v in TFLITE_VARIANTS)
 # Images used to calibrate int8 activation ranges, at most: half normal training
@@ -132,7 +136,7 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
 
     fitted = model.calibration
     outputs = dict(OUTPUT_DESCRIPTIONS)
-    outputs["anomaly_map"] = "float32 (batch, image_size, image_size): " + (
+    outputs["anomaly_map"] = "float32 (batch, height, width): " + (
         scoring_terms.MAP_DESCRIPTIONS[scoring_terms.map_name(model.score)]
     )
     return ExportMetadata(
@@ -141,7 +145,7 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
             k: v for k, v in model.get_config().items()
             if isinstance(v, (int, float, str, bool, type(None)))
         },
-        image_size=model.input_size,
+        image_size=model.working_size or model.image_size,
         channels=model.channels,
         score_name=model.score,
         score_definition=model.score_definition,
@@ -154,7 +158,7 @@ def build_metadata(model, artefacts, training_data=None, validation=None):
             "tile_size": model.image_size,
             "stride": model.image_size // 2,
             "note": "inside the model: overlapping tiles are scored and their maps "
-            "averaged into one image_size map",
+            "averaged into one map of the image's size",
         } if model.tiled else None,
         training_data=training_data or {},
         validation={k: _json_scalar(v) for k, v in (validation or {}).items()},
@@ -227,7 +231,7 @@ def export_model(
             "them would flag everything: call model.calibrate(validation_images) or "
             "model.calibrate(validation_images, validation_labels) before exporting."
         )
-    image_shape = (model.input_size, model.input_size, model.channels)
+    image_shape = (*model.input_hw, model.channels)
     representative = None
     if "tflite_int8" in formats:
         if representative_data is None:

@@ -45,7 +45,8 @@ class ExportMetadata:
     Args:
         model_class: the detector's class name.
         model_config: its scalar constructor options.
-        image_size: side of the uint8 images every artefact takes.
+        image_size: the size of the uint8 images every artefact takes: a side, or
+            `[height, width]` for a rectangular working size.
         channels: 1 (grayscale) or 3 (RGB).
         score_name, score_definition, map_smoothing: the score the model computes.
         score_min, score_max: the validation scores' range (the 0..1 scaling).
@@ -80,6 +81,12 @@ class ExportMetadata:
     schema_version: int = SCHEMA_VERSION
 
     @property
+    def image_shape(self):
+        """`(height, width)` of the images every artefact takes."""
+        size = self.image_size
+        return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+    @property
     def color(self):
         """"grayscale" for one channel, else "rgb"."""
         return "grayscale" if self.channels == 1 else "rgb"
@@ -104,13 +111,15 @@ class ExportMetadata:
                 "dtype": "uint8",
                 "range": [0, 255],
                 "image_size": self.image_size,
+                "height": self.image_shape[0],
+                "width": self.image_shape[1],
                 "tiling": self.tiling,
                 "channels": self.channels,
                 "color": self.color,
                 "layout": "NHWC",
                 "resize": "before the model, by ganomaly_keras.data.images.read_pixels: "
                 "converted to the model's channels (ITU-R 601-2 luma for grayscale), "
-                "resized to image_size x image_size with Pillow's bilinear filter "
+                "resized to width x height with Pillow's bilinear filter "
                 "(antialiased when shrinking)",
                 "preprocessing": "inside the model: x / 127.5 - 1",
             },
@@ -248,9 +257,10 @@ def _check(document, where):
     if not isinstance(inp, dict):
         bad("input", inp, "an object with the input's name, dtype, size and channels")
     size = inp.get("image_size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 16:
-        bad("input.image_size", size, "an integer >= 16")
-    if inp.get("tiling") is None and size & (size - 1):
+    sides = size if isinstance(size, list) and len(size) == 2 else [size]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 16 for v in sides):
+        bad("input.image_size", size, "an integer >= 16, or [height, width] of such")
+    if inp.get("tiling") is None and (len(sides) != 1 or size & (size - 1)):
         bad("input.image_size", size, "a power of two (the model is not tiled)")
     if inp.get("channels") not in (1, 3):
         bad("input.channels", inp.get("channels"), "1 or 3")

@@ -64,7 +64,8 @@ def model_card(metadata):
     if not isinstance(metadata, ExportMetadata):
         raise ValueError(f"model_card takes an ExportMetadata; got {type(metadata).__name__}.")
     m = metadata
-    size = f"{m.image_size}x{m.image_size}"
+    height, width = m.image_shape
+    size = f"{width}x{height}"
     tiling = (
         f" It scores the image as overlapping {m.tiling['tile_size']}-pixel tiles at a "
         f"stride of {m.tiling['stride']} and takes the worst tile." if m.tiling else ""
@@ -90,8 +91,8 @@ to {_number(m.score_max)}), and an image is an anomaly when its raw score is abo
 {_number(m.threshold)}.
 
 ## Input and outputs
-Input `images`: uint8 pixels 0..255, shape (batch, {m.image_size}, {m.image_size},
-{m.channels}). Read image files with `ganomaly_keras.data.images.read_pixels` (the
+Input `images`: uint8 pixels 0..255, shape (batch, {height}, {width}, {m.channels}),
+{width} wide and {height} high. Read image files with `ganomaly_keras.data.images.read_pixels` (the
 package's one image path: the model's channels, an antialiased bilinear resize), as
 training did; the model scales the pixels itself.
 

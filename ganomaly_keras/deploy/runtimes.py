@@ -13,12 +13,12 @@ import numpy as np
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
-from ganomaly_keras.edge import open_interpreter, recorded_delegate
 from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
-from ganomaly_keras.results import markdown_table as results_table
-from ganomaly_keras.saving import directory_bytes, load_model
 from ganomaly_keras.deploy.serving import serving_function
 from ganomaly_keras.deploy.writers import TFLITE_VARIANTS, tflite_filename
+from ganomaly_keras.edge import open_interpreter, recorded_delegate
+from ganomaly_keras.results import markdown_table as results_table
+from ganomaly_keras.saving import directory_bytes, load_model
 
 
 class KerasRuntime:

@@ -131,7 +131,7 @@ def score_files(model, paths, batch_size=64, on_error="raise"):
     """
     check_on_error(on_error)
     paths = list(paths)
-    size = (model.input_size, model.input_size)
+    size = model.input_hw
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         pixels, reasons = [], []

@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
 from ganomaly_keras.deploy import float_head
+from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
 from ganomaly_keras.deploy.serving import serving_function
 
 TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
@@ -34,7 +34,7 @@ def tflite_filename(variant):
 
 def write_saved_model(model, path):
     """The SavedModel of `model`'s serving graph at `path` (uint8 images in)."""
-    shape = (model.input_size, model.input_size, model.channels)
+    shape = (*model.input_hw, model.channels)
     serve = serving_function(model)
     archive = keras.export.ExportArchive()
     archive.track(model)

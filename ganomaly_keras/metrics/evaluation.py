@@ -15,8 +15,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from ganomaly_keras.metrics.pixel import pixel_metrics, resize_maps
 from ganomaly_keras.deploy.serving import calibrated_numpy
+from ganomaly_keras.metrics.pixel import pixel_metrics, resize_maps
 
 
 def check_labels(labels, n):
@@ -70,7 +70,7 @@ def evaluate_detector(model, images, labels, masks=None, batch_size=256):
     Returns:
         dict with "auroc", "aupr", "n_normal", "n_anomalous", "scores" (NumPy);
         when the model is calibrated, "threshold", "precision", "recall", "f1"; with
-        masks, "pixel_auroc", "aupro" and "mask_resolution".
+        masks, "pixel_auroc", "aupro" and "mask_resolution" (`[height, width]`).
     """
     check_labels(labels, len(images))
     batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size))
@@ -114,7 +114,7 @@ def evaluate_batches(model, batches, labels, masks=None):
                 f"images; got {masks.shape}."
             )
         result.update(pixel_metrics(np.concatenate(maps), masks))
-        result["mask_resolution"] = int(masks.shape[1])
+        result["mask_resolution"] = [int(masks.shape[1]), int(masks.shape[2])]
     fitted = getattr(model, "calibration", None)
     if fitted is not None:
         decisions = calibrated_numpy(scores, fitted)["is_anomaly"]

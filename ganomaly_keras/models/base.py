@@ -27,14 +27,12 @@ import inspect
 import keras
 
 from ganomaly_keras import arguments
-
-
-from ganomaly_keras.scoring import tiling
 from ganomaly_keras.backend import require_tensorflow_backend
 from ganomaly_keras.models.training_step import TrainingStep
+from ganomaly_keras.networks.layers import validate_image_size
+from ganomaly_keras.scoring import tiling
 from ganomaly_keras.scoring.decisions import DecisionMixin
 from ganomaly_keras.scoring.detector_scores import ScoreTermsMixin
-from ganomaly_keras.networks.layers import validate_image_size
 
 require_tensorflow_backend()
 
@@ -81,10 +79,11 @@ class AdversarialDetector(
             a map term of `ganomaly_keras.scoring.terms` ("residual_max",
             "residual_topk", "feature_max", "standardized_max", "standardized_sum").
         map_smoothing: int, side of the box filter of the map terms (3).
-        working_size: optional int, the side of the images the model scores when it
-            is larger than `image_size`: scoring then runs over overlapping tiles of
-            `image_size` and assembles a working-size anomaly map
-            (`ganomaly_keras.scoring.tiling`); training takes `image_size` patches.
+        working_size: optional int (a square) or `(height, width)`: the size of the
+            images the model scores when larger than `image_size`: scoring then runs
+            over overlapping tiles of `image_size` and assembles a working-size
+            anomaly map (`ganomaly_keras.scoring.tiling`); training takes
+            `image_size` patches.
         sync_batchnorm: bool, synchronise BatchNorm statistics across replicas under
             a `tf.distribute` strategy, so that distributed training computes what
             one device computes on the global batch.
@@ -143,7 +142,7 @@ class AdversarialDetector(
         # What Keras records as the model's input, for its default serving signature:
         # the images the model scores, which are larger than the networks' when tiling.
         self._build_shapes_dict = {
-            "input_shape": (None, self.input_size, self.input_size, self.channels)
+            "input_shape": (None, *self.input_hw, self.channels)
         }
 
     def build(self, input_shape):
@@ -175,15 +174,32 @@ class AdversarialDetector(
         return (self.image_size, self.image_size, self.channels)
 
     @property
+    def input_hw(self):
+        """`(height, width)` of the images the model scores: the working size when
+        tiling, else `image_size` squared."""
+        return tiling.working_shape(self.working_size, self.image_size) or (
+            self.image_size, self.image_size
+        )
+
+    @property
     def input_size(self):
-        """The side of the images the model scores: `working_size` when tiling,
-        else `image_size`."""
-        return self.working_size or self.image_size
+        """The side of the square images the model scores (`input_hw` for any shape).
+
+        Raises:
+            ValueError: for a rectangular working size.
+        """
+        height, width = self.input_hw
+        if height != width:
+            raise ValueError(
+                f"this model scores {width}x{height} images (width x height); use "
+                "model.input_hw for its (height, width)."
+            )
+        return height
 
     @property
     def tiled(self):
-        """Whether images of `input_size` are scored as tiles of `image_size`."""
-        return self.input_size != self.image_size
+        """Whether images of `input_hw` are scored as tiles of `image_size`."""
+        return self.input_hw != (self.image_size, self.image_size)
 
     @property
     def metrics(self):

@@ -5,6 +5,7 @@ Models take float images of shape `(batch, size, size, channels)` scaled to [-1,
 traced; range and NaN are checked on the values at run time.
 """
 
+import numpy as np
 import tensorflow as tf
 
 # Bilinear resizing and float round-off can step a hair outside [-1, 1].
@@ -12,13 +13,15 @@ RANGE_TOLERANCE = 1e-3
 
 
 def check_images(x, image_size, channels, what="images"):
-    """Raise a clear error unless `x` is a float batch of `image_size` x `channels`.
+    """Raise a clear error unless `x` is a float batch of `image_size` (an int side,
+    or `(height, width)`) with `channels`.
 
     Returns `x`, with run-time assertions (finite, within [-1, 1]) attached.
     """
     x = tf.convert_to_tensor(x)
     shape = x.shape
-    expected = f"(batch, {image_size}, {image_size}, {channels})"
+    height, width = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
+    expected = f"(batch, {height}, {width}, {channels})"
     if shape.rank is None:
         raise ValueError(f"{what} must have a known rank of 4, {expected}.")
     if shape.rank != 4:
@@ -31,11 +34,11 @@ def check_images(x, image_size, channels, what="images"):
             f"{what} must have shape {expected}; got rank {shape.rank} with shape "
             f"{tuple(shape)}.{hint}"
         )
-    if (shape[1] is not None and shape[1] != image_size) or (
-        shape[2] is not None and shape[2] != image_size
+    if (shape[1] is not None and shape[1] != height) or (
+        shape[2] is not None and shape[2] != width
     ):
         raise ValueError(
-            f"{what} must be {image_size}x{image_size} pixels, the size the model was "
+            f"{what} must be {height} high and {width} wide, the size the model was "
             f"built for; got shape {tuple(shape)}. Resize them first (the pipelines of "
             "ganomaly_keras.data resize for you)."
         )

@@ -12,8 +12,8 @@ import re
 from ganomaly_keras.models.anogan.model import AnoGAN
 from ganomaly_keras.models.base import constructor_parameters
 from ganomaly_keras.models.egbad.model import EGBAD
-from ganomaly_keras.models.simultaneous_encoder.model import SimultaneousEncoderGAN
 from ganomaly_keras.models.ganomaly.model import GANomaly
+from ganomaly_keras.models.simultaneous_encoder.model import SimultaneousEncoderGAN
 from ganomaly_keras.models.skip_ganomaly.model import SkipGANomaly
 
 DETECTORS = {

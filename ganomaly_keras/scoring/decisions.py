@@ -6,9 +6,8 @@ models carry them; `normalized_score` and `predict_anomaly` apply them through t
 one calibration head of `ganomaly_keras.deploy.serving`, as the exported graph does.
 """
 
-from ganomaly_keras.scoring import calibration
-
 from ganomaly_keras.deploy import serving
+from ganomaly_keras.scoring import calibration
 
 CALIBRATION_VALUES = ("score_min", "score_max", "threshold", "calibrated")
 

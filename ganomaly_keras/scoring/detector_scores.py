@@ -20,9 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.models import inputs
-
 from ganomaly_keras.scoring import terms as scoring_terms
-
 from ganomaly_keras.scoring import tiling
 
 
@@ -36,7 +34,7 @@ class ScoreTermsMixin:
         batch statistics would depend on the rest of the batch.
         """
         del training
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         return self.anomaly_outputs(x)["anomaly_score"]
 
     @property
@@ -63,7 +61,7 @@ class ScoreTermsMixin:
     def _build_normal_statistics(self):
         # Statistics of normal training images for the standardised score terms,
         # fitted by `fit_normal_statistics` and saved with the model.
-        size = (self.input_size, self.input_size)
+        size = self.input_hw
         count = (len(scoring_terms.STANDARDIZED_INPUTS),)
         self.normal_statistics = {
             name: self.add_weight(
@@ -136,7 +134,7 @@ class ScoreTermsMixin:
         names = tuple(self.available_scores if names is None else names)
         x = keras.ops.cast(x, "float32")
         if self.tiled:
-            x = tiling.extract_tiles(x, self.input_size, self.image_size)
+            x = tiling.extract_tiles(x, self.input_hw, self.image_size)
         x_hat, paper = self.paper_terms(x)
         x_hat = keras.ops.cast(x_hat, "float32")
         features = None
@@ -150,11 +148,11 @@ class ScoreTermsMixin:
         if self.tiled:
             # Paper terms: the worst tile; maps: averaged where tiles overlap.
             paper = {
-                k: tiling.tile_maximum(v, self.input_size, self.image_size)
+                k: tiling.tile_maximum(v, self.input_hw, self.image_size)
                 for k, v in paper.items()
             }
             maps = {
-                k: tiling.assemble(v, self.input_size, self.image_size) for k, v in maps.items()
+                k: tiling.assemble(v, self.input_hw, self.image_size) for k, v in maps.items()
             }
         return scoring_terms.terms_from_maps(
             paper, maps, self.normal_statistics, self.map_smoothing, names
@@ -196,7 +194,7 @@ class ScoreTermsMixin:
             dict of name -> `(n,)` float32 scores.
         """
         names = tuple(self.available_scores if names is None else names)
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             self._terms_inference(batch, names)
             for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
@@ -220,7 +218,7 @@ class ScoreTermsMixin:
         Returns:
             `(n, size, size)` float32 maps (see `ganomaly_keras.scoring.terms`).
         """
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             keras.ops.convert_to_numpy(self._map_inference(batch))
             for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
@@ -242,7 +240,7 @@ class ScoreTermsMixin:
             `(scores, maps)`: `(n,)` and `(n, size, size)` float32 NumPy arrays, what
             `predict` and `predict_maps` give.
         """
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             self._outputs_inference(batch)
             for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
@@ -270,7 +268,7 @@ class ScoreTermsMixin:
             x: normal images, float in [-1, 1].
             batch_size: images per forward pass.
         """
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         if int(x.shape[0]) < 1:
             raise ValueError("fit_normal_statistics needs at least one normal image.")
         names = (self.paper_scores[0], "residual_max", "feature_max")
@@ -322,7 +320,7 @@ class ScoreTermsMixin:
         """
         if not self.tiled:
             return self._predict_generator(x, batch_size)[0]
-        x = inputs.check_images(x, self.input_size, self.channels)
+        x = inputs.check_images(x, self.input_hw, self.channels)
         return np.concatenate([
             keras.ops.convert_to_numpy(self._tiled_reconstruction(batch))
             for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
@@ -330,9 +328,9 @@ class ScoreTermsMixin:
 
     @tf.function(reduce_retracing=True)
     def _tiled_reconstruction(self, x):
-        tiles = tiling.extract_tiles(keras.ops.cast(x, "float32"), self.input_size, self.image_size)
+        tiles = tiling.extract_tiles(keras.ops.cast(x, "float32"), self.input_hw, self.image_size)
         x_hat, _ = self.paper_terms(tiles)
-        return tiling.assemble(keras.ops.cast(x_hat, "float32"), self.input_size, self.image_size)
+        return tiling.assemble(keras.ops.cast(x_hat, "float32"), self.input_hw, self.image_size)
 
     def _predict_generator(self, x, batch_size):
         if isinstance(x, tf.data.Dataset):

@@ -1,98 +1,156 @@
 """Inspecting images larger than the network's input with overlapping tiles.
 
 A detector built for `image_size` x `image_size` inputs can score images of a larger
-`working_size`: it is trained on random `image_size` patches of working-size images,
-and scores an image by cutting it into tiles of `image_size` with a stride of half a
-tile. It scores every tile, averages the tiles' anomaly maps where they overlap into
-one working-size map, and reduces that map to one image score. Small defects keep
-their pixels this way, while downscaling the whole image to the network's input would
-blur them away.
+`working_size`, square or rectangular: it is trained on random `image_size` patches
+of working-size images, and scores an image by cutting it into tiles of `image_size`
+with a stride of half a tile. It scores every tile, averages the tiles' anomaly maps
+where they overlap into one working-size map, and reduces that map to one image
+score. Small defects keep their pixels this way, while squashing the whole image into
+the network's input would blur them away, and a long part keeps its aspect ratio.
 
-The tile grid is fixed by the two sizes, so tiling runs inside the exported graph with
+The tile grid is fixed by the sizes, so tiling runs inside the exported graph with
 plain slicing, padding and addition, all of them builtin LiteRT operators.
 
-`working_size` must be at least `image_size`, and `working_size - image_size` a
-multiple of the stride `image_size / 2`. For example, a 64-pixel network accepts
-working sizes of 64, 96, 128, 160, ...
+A working size is an int (a square) or `(height, width)`; on the command line
+`WIDTHxHEIGHT`, as image sizes are written (`256x640`: 256 wide, 640 tall). Each side
+must be at least `image_size`, and exceed it by a multiple of the stride
+`image_size / 2`: a 64-pixel network accepts sides of 64, 96, 128, 160, ...
 """
 
 import numpy as np
 import tensorflow as tf
 
+# The longest side a working size derived from a folder's images gets (`derived_shape`).
+DERIVED_LONG_SIDE = 640
 
-def validate_working_size(working_size, image_size):
-    """`working_size` as an int if the tile grid accepts it, else a ValueError that
-    names the nearest sizes that work."""
-    if working_size is None:
-        return None
-    if int(working_size) != working_size:
-        raise ValueError(f"working_size must be an integer; got {working_size!r}.")
-    working_size = int(working_size)
-    if working_size < image_size:
+
+def _side(value, image_size, name):
+    stride = image_size // 2
+    if value < image_size:
         raise ValueError(
             f"the patch (image_size {image_size}) is larger than the working size "
-            f"{working_size}: use a working size of at least {image_size}, or a smaller "
+            f"{name}: use a working size of at least {image_size}, or a smaller "
             "image_size."
         )
-    stride = image_size // 2
-    if (working_size - image_size) % stride:
-        below = working_size - (working_size - image_size) % stride
+    if (value - image_size) % stride:
+        below = value - (value - image_size) % stride
         raise ValueError(
-            f"working_size {working_size} does not fit whole tiles of {image_size} at a "
+            f"working_size {name} does not fit whole tiles of {image_size} at a "
             f"stride of {stride}: use {below} or {below + stride}."
         )
-    return working_size
+    return value
 
 
-def tile_offsets(working_size, image_size):
-    """Top-left corners `(y, x)` of the tiles, row by row."""
+def working_shape(working_size, image_size):
+    """`(height, width)` of a working size the tile grid accepts, or None.
+
+    Args:
+        working_size: None, an int (a square), `(height, width)`, or the command
+            line's "WIDTHxHEIGHT".
+        image_size: the networks' input side.
+
+    Raises:
+        ValueError: naming the nearest sizes that work.
+    """
+    if working_size is None:
+        return None
+    if isinstance(working_size, str):
+        parts = working_size.lower().split("x")
+        if not all(p.strip().isdigit() for p in parts) or len(parts) not in (1, 2):
+            raise ValueError(
+                f"working_size must be a side or WIDTHxHEIGHT (e.g. 256x640); got "
+                f"{working_size!r}."
+            )
+        numbers = [int(p) for p in parts]
+        working_size = numbers[0] if len(numbers) == 1 else (numbers[1], numbers[0])
+    pair = (working_size, working_size) if np.ndim(working_size) == 0 else tuple(working_size)
+    if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v for v in pair):
+        raise ValueError(
+            f"working_size must be an integer or (height, width); got {working_size!r}."
+        )
+    height, width = (int(v) for v in pair)
+    name = str(height) if height == width else f"{width}x{height}"
+    return _side(height, image_size, name), _side(width, image_size, name)
+
+
+def validate_working_size(working_size, image_size):
+    """The working size in its stored form: None, an int for a square, or
+    `[height, width]` (JSON-able) for a rectangle; see `working_shape`."""
+    shape = working_shape(working_size, image_size)
+    if shape is None:
+        return None
+    return shape[0] if shape[0] == shape[1] else [shape[0], shape[1]]
+
+
+def on_grid(side, image_size):
+    """The side of the tile grid nearest to `side` (at least `image_size`)."""
     stride = image_size // 2
-    starts = range(0, working_size - image_size + 1, stride)
-    return [(y, x) for y in starts for x in starts]
+    return image_size + stride * max(0, int(round((side - image_size) / stride)))
 
 
-def extract_tiles(images, working_size, image_size):
-    """Images `(batch, W, W, c)` to tiles `(tiles * batch, s, s, c)`, tile-major."""
+def derived_shape(image_shapes, image_size, long_side=DERIVED_LONG_SIDE):
+    """A working shape for images of `image_shapes` (`(height, width)` each): their
+    median shape, scaled down (never up) so its long side is at most `long_side`, each
+    side on the tile grid."""
+    height, width = (float(np.median([s[i] for s in image_shapes])) for i in (0, 1))
+    scale = min(1.0, long_side / max(height, width))
+    return on_grid(height * scale, image_size), on_grid(width * scale, image_size)
+
+
+def tile_offsets(shape, image_size):
+    """Top-left corners `(y, x)` of the tiles of a `(height, width)` image, row by row."""
+    height, width = shape
+    stride = image_size // 2
+    return [
+        (y, x)
+        for y in range(0, height - image_size + 1, stride)
+        for x in range(0, width - image_size + 1, stride)
+    ]
+
+
+def extract_tiles(images, shape, image_size):
+    """Images `(batch, H, W, c)` to tiles `(tiles * batch, s, s, c)`, tile-major."""
     tiles = [
         images[:, y : y + image_size, x : x + image_size, :]
-        for y, x in tile_offsets(working_size, image_size)
+        for y, x in tile_offsets(shape, image_size)
     ]
     return tf.concat(tiles, axis=0)
 
 
-def tile_maximum(values, working_size, image_size):
+def tile_maximum(values, shape, image_size):
     """Per-tile values `(tiles * batch,)` to the per-image maximum `(batch,)`."""
-    count = len(tile_offsets(working_size, image_size))
+    count = len(tile_offsets(shape, image_size))
     return tf.reduce_max(tf.reshape(values, (count, -1)), axis=0)
 
 
-def _coverage(working_size, image_size):
-    counts = np.zeros((working_size, working_size), np.float32)
-    for y, x in tile_offsets(working_size, image_size):
+def _coverage(shape, image_size):
+    counts = np.zeros(shape, np.float32)
+    for y, x in tile_offsets(shape, image_size):
         counts[y : y + image_size, x : x + image_size] += 1
     return counts
 
 
-def assemble(tile_maps, working_size, image_size):
-    """Tile maps `(tiles * batch, s, s[, c])` to working-size maps `(batch, W, W[, c])`,
+def assemble(tile_maps, shape, image_size):
+    """Tile maps `(tiles * batch, s, s[, c])` to working-size maps `(batch, H, W[, c])`,
     averaged where tiles overlap."""
-    offsets = tile_offsets(working_size, image_size)
+    height, width = shape
+    offsets = tile_offsets(shape, image_size)
     parts = tf.split(tile_maps, len(offsets), axis=0)
     extra = [[0, 0]] * (len(tile_maps.shape) - 3)
     total = None
     for (y, x), part in zip(offsets, parts):
-        after_y = working_size - image_size - y
-        after_x = working_size - image_size - x
+        after_y = height - image_size - y
+        after_x = width - image_size - x
         placed = tf.pad(part, [[0, 0], [y, after_y], [x, after_x]] + extra)
         total = placed if total is None else total + placed
-    coverage = _coverage(working_size, image_size)
+    coverage = _coverage(shape, image_size)
     if extra:
         coverage = coverage[..., None]
     return total / coverage
 
 
 def random_patches(images, image_size, seed=None):
-    """One random `image_size` patch of each image of a batch `(batch, W, W, c)`."""
+    """One random `image_size` patch of each image of a batch `(batch, H, W, c)`."""
     channels = images.shape[-1]
 
     def crop(image):

@@ -7,7 +7,11 @@ import sys
 import keras
 import numpy as np
 
-from ganomaly_keras.metrics.evaluation import check_labels, pixel_evaluation, ranking_metrics
+from ganomaly_keras.metrics.evaluation import (
+    check_labels,
+    pixel_evaluation,
+    ranking_metrics,
+)
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
 
 

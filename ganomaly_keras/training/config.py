@@ -7,11 +7,11 @@ run may resume.
 """
 
 from ganomaly_keras import arguments
-from ganomaly_keras.training.callbacks import training_budget
 from ganomaly_keras.data.spec import DataSpec
 from ganomaly_keras.deploy.export import EXPORT_FORMATS
 from ganomaly_keras.models import registry
 from ganomaly_keras.models.registry import DETECTORS
+from ganomaly_keras.training.callbacks import training_budget
 from ganomaly_keras.training.precision import resolve_precision
 
 

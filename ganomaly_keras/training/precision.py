@@ -135,6 +135,6 @@ def float32_copy(model):
     with dtype_policy("float32"):
         copy = model.__class__.from_config(config)
     if not copy.built:
-        copy.build((None, model.input_size, model.input_size, model.channels))
+        copy.build((None, *model.input_hw, model.channels))
     copy.set_weights(model.get_weights())
     return copy

@@ -21,10 +21,10 @@ import time
 import numpy as np
 
 from ganomaly_keras.data.spec import DataSpec
-from ganomaly_keras.training.run import INSPECTION_DEFAULTS, RunError, train_run
 from ganomaly_keras.results import ResultsStore
 from ganomaly_keras.results import markdown_table as results_table
 from ganomaly_keras.saving import load_model
+from ganomaly_keras.training.run import INSPECTION_DEFAULTS, RunError, train_run
 
 METRICS = ("auroc", "pixel_auroc", "aupro")
 
@@ -71,7 +71,7 @@ def run_quality_benchmark(
     seed=0,
     folders=None,
     verbose=0,
-    working_size=None,
+    working_size=INSPECTION_DEFAULTS["working_size"],
 ):
     """Train and test `detector` on every folder of `suite`; returns the report.
 
@@ -84,7 +84,9 @@ def run_quality_benchmark(
         seed: the splits' and the weights' seed.
         folders: optional subset of folder names.
         verbose: Keras' progress bar setting for each run.
-        working_size: optional: score at this side over tiles of `image_size`.
+        working_size: the size images are scored at over tiles of `image_size`
+            ("auto": each folder's own, `DataSpec`), or None for whole images at
+            `image_size`.
 
     Returns:
         dict: "budget", "results" (folder -> figures), "mean" (per metric).
@@ -181,7 +183,7 @@ def markdown_table(report):
 
     budget = report["budget"]
     tiles = (
-        f", scored over tiles of a {budget['working_size']} px image"
+        f", scored over tiles of {budget['working_size']} images"
         if budget.get("working_size") else ""
     )
     rows = [

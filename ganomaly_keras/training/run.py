@@ -20,21 +20,30 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ganomaly_keras.training.callbacks import AUROCCallback, BestModelCheckpoint, RunHistory, StepBudget
 from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
 from ganomaly_keras.data.folders import FileSplit
 from ganomaly_keras.data.spec import training_input
-from ganomaly_keras.metrics.evaluation import evaluate_detector
-from ganomaly_keras.training.execution import enable_determinism, make_strategy, worker_role
 from ganomaly_keras.deploy.export import (
     EXPORT_FORMATS,
     export_model,
     supported_formats,
     unsupported_formats,
 )
+from ganomaly_keras.metrics.evaluation import evaluate_detector
 from ganomaly_keras.models.registry import DETECTORS, detector_class
-from ganomaly_keras.training.plots import roc_curve_image, save_png, score_histogram_image
-from ganomaly_keras.training.precision import dtype_policy, float32_copy
+from ganomaly_keras.saving import (
+    load_model,
+    save_model_atomically,
+    write_json_atomically,
+)
+from ganomaly_keras.scoring.selection import AUTO_SCORE, select_score
+from ganomaly_keras.training.callbacks import (
+    AUROCCallback,
+    BestModelCheckpoint,
+    RunHistory,
+    StepBudget,
+)
+from ganomaly_keras.training.config import run_config
 from ganomaly_keras.training.directory import (
     RunError,
     check_resumable,
@@ -43,10 +52,18 @@ from ganomaly_keras.training.directory import (
     load_run_spec,
     resolve_model_path,
 )
-from ganomaly_keras.training.config import run_config
+from ganomaly_keras.training.execution import (
+    enable_determinism,
+    make_strategy,
+    worker_role,
+)
 from ganomaly_keras.training.lock import RunLock
-from ganomaly_keras.saving import load_model, save_model_atomically, write_json_atomically
-from ganomaly_keras.scoring.selection import AUTO_SCORE, select_score
+from ganomaly_keras.training.plots import (
+    roc_curve_image,
+    save_png,
+    score_histogram_image,
+)
+from ganomaly_keras.training.precision import dtype_policy, float32_copy
 from ganomaly_keras.training.tensorboard import TensorBoardImages
 from ganomaly_keras.training.timing import PhaseTimes
 from ganomaly_keras.training.timing import describe as describe_times
@@ -57,7 +74,10 @@ __all__ = [
 ]
 # What `train --folder` uses unless told otherwise: a folder is an inspection task.
 # Measured on PIPED (docs/results.md, "Inspection: the PIPED suite").
-INSPECTION_DEFAULTS = {"image_size": 64, "steps": 150, "batch_size": 32, "score": AUTO_SCORE}
+INSPECTION_DEFAULTS = {
+    "image_size": 64, "working_size": "auto", "steps": 150, "batch_size": 32,
+    "score": AUTO_SCORE,
+}
 VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
 TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")
 
@@ -317,7 +337,8 @@ def _test_report(run_dir, model, splits, labelled):
         "test": {k: _finite(result[k]) for k in TEST_FIGURES if k in result},
         "pixel_evaluation": (
             "anomaly maps upsampled bilinearly to the masks' "
-            f"{result['mask_resolution']}x{result['mask_resolution']} pixels"
+            f"{result['mask_resolution'][1]}x{result['mask_resolution'][0]} pixels "
+            "(width x height)"
             if "mask_resolution" in result else None
         ),
         "skipped_files": splits.get("skipped") or None,

@@ -44,7 +44,7 @@ BAD_COMMANDS = [
     (["train", "--contamination", "1"], "in [0, 1)"),
     (["train", "--image-size", "30"], "power of two"),
     (["train", "--image-size", "8"], "power of two"),
-    (["train", "--working-size", "0"], "positive integer"),
+    (["train", "--working-size", "0"], "is not a working size"),
     (["train", "--working-size", "40"], "working_size"),
     (["train", "--width", "0"], "positive integer"),
     (["train", "--latent-size", "0"], "positive integer"),

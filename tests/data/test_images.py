@@ -2,6 +2,7 @@
 way the image is scored (evaluate, predict, the edge runner)."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -121,6 +122,11 @@ def test_evaluate_predict_and_the_edge_runner_give_one_score_per_image(tmp_path,
             "--verbose", "0", "--formats", "keras", "saved_model", "tflite_float32",
             "--run-dir", run]
     assert main(argv) == 0
+    # The parts keep their aspect ratio: the working size is the images' median
+    # shape on the tile grid (2:3-ish here, 16-pixel tiles moving by 8).
+    with open(os.path.join(run, "metrics.json")) as handle:
+        height, width = json.load(handle)["data"]["working_size"]
+    assert (height, width) != (16, 16) and height != width
     card = open(os.path.join(run, "export", "MODEL_CARD.md")).read()
     assert "class 0" not in card and "test/ defect folders as anomalies" in card
     assert main(["evaluate", run, "--split", "test", "--scores", "evaluated.csv",

@@ -19,7 +19,7 @@ def tiny(**kwargs):
     [
         (np.zeros((4, 16, 16), "float32"), r"channel axis: x\[\.\.\., None\]"),
         (np.zeros((16, 16, 1), "float32"), r"batch axis: x\[None\]"),
-        (np.zeros((2, 32, 32, 1), "float32"), "16x16 pixels"),
+        (np.zeros((2, 32, 32, 1), "float32"), "must be 16 high and 16 wide"),
         (np.zeros((2, 16, 16, 3), "float32"), r"1 channel\(s\).*rgb_to_grayscale"),
         (np.zeros((2, 16, 16, 1), "uint8"), "x.astype\\('float32'\\) / 127.5 - 1"),
     ],

@@ -16,9 +16,9 @@ import keras
 
 from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.egbad.discriminator import JointDiscriminator
 from ganomaly_keras.models.encoded_reconstruction import EncodedReconstruction
 from ganomaly_keras.models.losses import as_float32, mean_bce
-from ganomaly_keras.models.egbad.discriminator import JointDiscriminator
 from ganomaly_keras.networks import Decoder, Encoder
 
 

@@ -9,13 +9,12 @@ networks in `ganomaly_keras.networks`; the score terms in `ganomaly_keras.scorin
 import keras
 
 from ganomaly_keras import arguments
-
-from ganomaly_keras.scoring import terms as scoring_terms
 from ganomaly_keras.models.base import AdversarialDetector
-from ganomaly_keras.models.losses import as_float32, discriminator_bce, weighted_losses
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.models.ganomaly.networks import Generator
+from ganomaly_keras.models.losses import as_float32, discriminator_bce, weighted_losses
 from ganomaly_keras.networks import Discriminator
+from ganomaly_keras.scoring import terms as scoring_terms
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")

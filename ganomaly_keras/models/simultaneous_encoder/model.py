@@ -38,12 +38,11 @@ import keras
 import tensorflow as tf
 
 from ganomaly_keras import arguments
-
 from ganomaly_keras.models.base import AdversarialDetector
-from ganomaly_keras.models.training_step import Phase, Update
 from ganomaly_keras.models.encoded_reconstruction import EncodedReconstruction
 from ganomaly_keras.models.losses import as_float32
 from ganomaly_keras.models.simultaneous_encoder.critic import Critic
+from ganomaly_keras.models.training_step import Phase, Update
 from ganomaly_keras.networks import Decoder, Encoder
 
 

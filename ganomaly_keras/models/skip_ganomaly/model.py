@@ -18,8 +18,13 @@ import keras
 
 from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector
-from ganomaly_keras.models.losses import as_float32, discriminator_bce, mean_bce, weighted_losses
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
+from ganomaly_keras.models.losses import (
+    as_float32,
+    discriminator_bce,
+    mean_bce,
+    weighted_losses,
+)
 from ganomaly_keras.models.skip_ganomaly.discriminator import LatentDiscriminator
 from ganomaly_keras.models.skip_ganomaly.unet import UNetGenerator
 

@@ -30,8 +30,17 @@ SCORE_HELP = (
 )
 
 
+def _boolean(value):
+    lowered = value.lower()
+    if lowered not in ("true", "false", "yes", "no", "1", "0"):
+        raise argparse.ArgumentTypeError("use true or false")
+    return lowered in ("true", "yes", "1")
+
+
 def _option_type(default):
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
+    if isinstance(default, bool):
+        return _boolean
+    if not isinstance(default, (int, float)):
         return str
     if isinstance(default, int):
         return COUNT if default == 0 else POSITIVE

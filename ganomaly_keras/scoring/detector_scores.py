@@ -78,8 +78,16 @@ class ScoreTermsMixin:
 
     @property
     def available_scores(self):
-        """Every score term this model can use: its paper's, then the map terms."""
-        return tuple(self.paper_scores) + scoring_terms.MAP_TERMS
+        """Every score term this model can use: its paper's, the map terms, and the
+        segmentation head's where it has one."""
+        head = scoring_terms.SEGMENTATION_TERMS if self.segmentation_network is not None else ()
+        return tuple(self.paper_scores) + scoring_terms.MAP_TERMS + head
+
+    @property
+    def segmentation_network(self):
+        """The model's segmentation head (`ganomaly_keras.networks.segmentation`), or
+        None."""
+        return getattr(self, "segmentation", None)
 
     @property
     def score_definitions(self):
@@ -144,7 +152,11 @@ class ScoreTermsMixin:
                 keras.ops.cast(self.feature_network.run_blocks(first_block, t, False), "float32")
                 for t in (x, x_hat)
             )
-        maps = scoring_terms.raw_maps(x, x_hat, features)
+        segmentation = None
+        if scoring_terms.needs_segmentation(names):
+            logits = self.segmentation_network(x, x_hat, training=False)
+            segmentation = keras.ops.sigmoid(keras.ops.cast(logits, "float32"))[..., 0]
+        maps = scoring_terms.raw_maps(x, x_hat, features, names, segmentation)
         if self.tiled:
             # Paper terms: the worst tile; maps: averaged where tiles overlap.
             paper = {

@@ -28,6 +28,16 @@ DCGAN encoder):
 - `"standardized_sum"`: the mean of the default paper term, `residual_max` and
   `feature_max`, each standardised by its mean and standard deviation on normal
   training images.
+- `"ssim_max"`: the maximum of the smoothed structural dissimilarity map
+  `(1 - SSIM(x, x_hat)) / 2` (`ganomaly_keras.scoring.structure`).
+- `"msgms_max"`: the maximum of the smoothed multi-scale gradient-magnitude
+  dissimilarity map `1 - MSGMS(x, x_hat)`.
+
+A model with a segmentation head (`segmentation_head=True`) adds:
+
+- `"segmentation_max"`: the maximum of the smoothed map of the head's defect
+  probabilities;
+- `"segmentation_topk"`: the mean of the top 1% of that map.
 
 The two standardised terms use statistics stored in the model, fitted by
 `AdversarialDetector.fit_normal_statistics` on normal training images (a run fits
@@ -45,6 +55,8 @@ an image's score never depends on what else is in its batch.
 import keras
 import tensorflow as tf
 
+from ganomaly_keras.scoring import structure
+
 LATENT_DEFINITIONS = {
     "latent_mse": "the mean over the latent code of (G_E(x) - E(G(x)))^2",
     "latent_l1": "the mean over the latent code of |G_E(x) - E(G(x))|",
@@ -55,7 +67,11 @@ MAP_TERMS = (
     "feature_max",
     "standardized_max",
     "standardized_sum",
+    "ssim_max",
+    "msgms_max",
 )
+# The terms of a model with a segmentation head.
+SEGMENTATION_TERMS = ("segmentation_max", "segmentation_topk")
 # The terms `standardized_sum` averages, in the order of the stored statistics; "paper"
 # stands for the model's default paper term.
 STANDARDIZED_INPUTS = ("paper", "residual_max", "feature_max")
@@ -83,6 +99,14 @@ def map_definitions(smoothing):
         "standardized_sum": "mean of the default paper term, residual_max and "
         "feature_max, each standardised by its mean and std on normal training "
         "images",
+        "ssim_max": f"max over pixels of (1 - SSIM(x, G(x))) / 2 after {box} (SSIM over "
+        "7x7 Gaussian windows of the grayscale)",
+        "msgms_max": f"max over pixels of 1 - MSGMS(x, G(x)) after {box} (gradient "
+        "magnitude similarity at three scales)",
+        "segmentation_max": f"max over pixels of the segmentation head's defect "
+        f"probability map after {box}",
+        "segmentation_topk": f"mean of the top {TOP_FRACTION:.0%} of the segmentation "
+        f"head's defect probability map after {box}",
     }
 
 
@@ -160,12 +184,24 @@ def needs_features(names):
     return any(n in ("feature_max", "standardized_sum") for n in names)
 
 
-def raw_maps(x, x_hat, features):
-    """The unsmoothed maps of a batch: "residual" and, with `features` (the pair
-    `(f(x), f(x_hat))`), "feature", each `(batch, h, w)`."""
+def needs_segmentation(names):
+    return any(n in SEGMENTATION_TERMS for n in names)
+
+
+def raw_maps(x, x_hat, features, names=(), segmentation=None):
+    """The unsmoothed maps of a batch, each `(batch, h, w)`: "residual"; with
+    `features` (the pair `(f(x), f(x_hat))`), "feature"; "ssim" and "msgms" when
+    `names` ask for them; with `segmentation` (the head's probabilities
+    `(batch, h, w)`), "segmentation"."""
     maps = {"residual": residual_map(x, x_hat)}
     if features is not None:
         maps["feature"] = feature_map(features[0], features[1], int(x.shape[1]))
+    if "ssim_max" in names:
+        maps["ssim"] = structure.ssim_map(x, x_hat)
+    if "msgms_max" in names:
+        maps["msgms"] = structure.msgms_map(x, x_hat)
+    if segmentation is not None:
+        maps["segmentation"] = segmentation
     return maps
 
 
@@ -187,8 +223,9 @@ def terms_from_maps(paper, maps, statistics, smoothing, names):
     terms = dict(paper)
     maps = dict(maps)
     maps["smoothed_residual"] = smooth(maps["residual"], smoothing)
-    if "feature" in maps:
-        maps["feature"] = smooth(maps["feature"], smoothing)
+    for name in ("feature", "ssim", "msgms", "segmentation"):
+        if name in maps:
+            maps[name] = smooth(maps[name], smoothing)
     wanted = set(names)
     if wanted & {"residual_max", "standardized_sum"}:
         terms["residual_max"] = spatial_max(maps["smoothed_residual"])
@@ -201,6 +238,11 @@ def terms_from_maps(paper, maps, statistics, smoothing, names):
             maps["smoothed_residual"], statistics["map_mean"], statistics["map_std"]
         )
         terms["standardized_max"] = spatial_max(maps["standardized"])
+    for name in ("ssim", "msgms", "segmentation"):
+        if f"{name}_max" in wanted:
+            terms[f"{name}_max"] = spatial_max(maps[name])
+    if "segmentation_topk" in wanted:
+        terms["segmentation_topk"] = top_mean(maps["segmentation"])
     if "standardized_sum" in wanted:
         default_paper = next(iter(paper.values()))
         inputs = [default_paper, terms["residual_max"], terms["feature_max"]]
@@ -222,13 +264,20 @@ MAP_DESCRIPTIONS = {
     "residual": "|x - G(x)| averaged over channels, in [0, 2]",
     "feature": "feature distance mean_c (f(x) - f(G(x)))^2, upsampled and smoothed",
     "standardized": "smoothed residual standardised per position by normal statistics",
+    "ssim": "(1 - SSIM(x, G(x))) / 2, smoothed, in [0, 1]",
+    "msgms": "1 - MSGMS(x, G(x)), smoothed, in [0, 1]",
+    "segmentation": "the segmentation head's defect probability, smoothed, in [0, 1]",
+}
+_MAP_OF_SCORE = {
+    "feature_max": "feature",
+    "standardized_max": "standardized",
+    "ssim_max": "ssim",
+    "msgms_max": "msgms",
+    "segmentation_max": "segmentation",
+    "segmentation_topk": "segmentation",
 }
 
 
 def map_name(score):
     """Which of `compute_terms`' maps is the anomaly map of `score`."""
-    if score == "feature_max":
-        return "feature"
-    if score == "standardized_max":
-        return "standardized"
-    return "residual"
+    return _MAP_OF_SCORE.get(score, "residual")

@@ -135,6 +135,11 @@ def test_every_constructor_option_is_a_train_flag_with_its_default_type():
     assert args.critic_steps == 3
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--critic-steps", "0"])
+    # Boolean options read true or false, not any non-empty string as true.
+    assert parser.parse_args(["train", "--segmentation-head", "true"]).segmentation_head is True
+    assert parser.parse_args(["train", "--synthetic-defects", "no"]).synthetic_defects is False
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--synthetic-defects", "maybe"])
 
 
 def test_a_flag_for_another_detector_is_refused_by_name(capsys, tmp_path):

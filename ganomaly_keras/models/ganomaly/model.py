@@ -10,6 +10,7 @@ import keras
 
 from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.defect_training import DefectTraining
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.models.ganomaly.networks import Generator
 from ganomaly_keras.models.losses import as_float32, discriminator_bce, weighted_losses
@@ -18,7 +19,7 @@ from ganomaly_keras.scoring import terms as scoring_terms
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class GANomaly(DiscriminatorReset, AdversarialDetector):
+class GANomaly(DefectTraining, DiscriminatorReset, AdversarialDetector):
     """GANomaly: an adversarially trained encoder-decoder-encoder anomaly detector.
 
     Train it on normal images only. `model(x)` and `model.predict(x)` return one
@@ -46,6 +47,9 @@ class GANomaly(DiscriminatorReset, AdversarialDetector):
         encoder_weight: float, weight of the latent L2 loss (1).
         discriminator_reset_threshold: float, re-initialise the discriminator when its
             loss falls below this (1e-5); 0 disables it.
+        synthetic_defects, segmentation_head, ssim_weight, defect_probability,
+            head_width: training on synthetic defects (off by default), see
+            `ganomaly_keras.models.defect_training`.
         **kwargs: the shared arguments of `AdversarialDetector`: `image_size` (a
             power of two >= 16), `channels`, `latent_size` (nz, 100 in the paper),
             `width` (64 in the paper), `score` ("latent_mse" by default, "latent_l1",
@@ -75,7 +79,9 @@ class GANomaly(DiscriminatorReset, AdversarialDetector):
         shape = dict(self.network_options, extra_layers=self.extra_layers)
         self.generator = Generator(latent_size=self.latent_size, name="generator", **shape)
         self.discriminator = Discriminator(seed=self.seed, name="discriminator", **shape)
-        self._finish_construction(("g_loss", "g_adv", "g_con", "g_enc", "d_loss"))
+        self._finish_construction(
+            ("g_loss", "g_adv", "g_con", "g_enc", "d_loss") + self.defect_loss_names()
+        )
 
     term_definitions = scoring_terms.LATENT_DEFINITIONS
     paper_score_weights = {"latent_mse": ((1, "latent_mse"),), "latent_l1": ((1, "latent_l1"),)}
@@ -87,22 +93,26 @@ class GANomaly(DiscriminatorReset, AdversarialDetector):
 
         Returns the per-replica mean losses as a dict.
         """
-        x_hat, z, z_hat = self.generator(x, training=training)
+        x_in, masks = self.corrupt(x, training)  # x itself unless training on defects
+        x_hat, z, z_hat = self.generator(x_in, training=training)
         real_logits, real_features = self.discriminator(x, training=training)
         fake_logits, fake_features = self.discriminator(x_hat, training=training)
-        x, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features = (
-            as_float32(x, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features)
+        x, x_in, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features = (
+            as_float32(
+                x, x_in, x_hat, z, z_hat, real_logits, real_features, fake_logits, fake_features
+            )
         )
 
         terms = {
             "g_adv": keras.ops.mean(keras.ops.square(real_features - fake_features)),
             "g_con": keras.ops.mean(keras.ops.abs(x - x_hat)),
             "g_enc": keras.ops.mean(keras.ops.square(z - z_hat)),
+            **self.defect_terms(x, x_in, x_hat, masks, training),
         }
         parts = (
             (self.adversarial_weight, "g_adv"), (self.contextual_weight, "g_con"),
             (self.encoder_weight, "g_enc"),
-        )
+        ) + (((self.ssim_weight, "g_ssim"),) if "g_ssim" in terms else ())
         return weighted_losses(parts, terms, discriminator_bce(real_logits, fake_logits))
 
     # ------------------------------------------------------------------- scoring

@@ -18,6 +18,7 @@ import keras
 
 from ganomaly_keras import arguments
 from ganomaly_keras.models.base import AdversarialDetector
+from ganomaly_keras.models.defect_training import DefectTraining
 from ganomaly_keras.models.discriminator_reset import DiscriminatorReset
 from ganomaly_keras.models.losses import (
     as_float32,
@@ -30,7 +31,7 @@ from ganomaly_keras.models.skip_ganomaly.unet import UNetGenerator
 
 
 @keras.saving.register_keras_serializable(package="ganomaly_keras")
-class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
+class SkipGANomaly(DefectTraining, DiscriminatorReset, AdversarialDetector):
     """skip-GANomaly: a U-Net generator with an adversarial latent-feature loss.
 
     Same API as `GANomaly`: train on normal images with `fit`; `model(x)` /
@@ -49,6 +50,9 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
         feature_score_weight: float, weight of the feature error in the score (0.1).
         discriminator_reset_threshold: float, re-initialise D when its loss falls
             below this (1e-5); 0 disables it.
+        synthetic_defects, segmentation_head, ssim_weight, defect_probability,
+            head_width: training on synthetic defects (off by default), see
+            `ganomaly_keras.models.defect_training`.
         **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
             `channels`, `latent_size` (the size of D's feature vector f, 100),
             `width` (64), `score` ("paper", the score above, by default, or a map
@@ -82,7 +86,9 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
             latent_size=self.latent_size, extra_layers=self.extra_layers, seed=self.seed,
             name="discriminator", **self.network_options,
         )
-        self._finish_construction(("g_loss", "g_adv", "g_con", "g_lat", "d_loss"))
+        self._finish_construction(
+            ("g_loss", "g_adv", "g_con", "g_lat", "d_loss") + self.defect_loss_names()
+        )
 
     term_definitions = {
         "reconstruction_mse": "mean((x - G(x))^2)",
@@ -100,21 +106,23 @@ class SkipGANomaly(DiscriminatorReset, AdversarialDetector):
     # ------------------------------------------------------------------ training
 
     def _step_losses(self, x, training):
-        x_hat = self.generator(x, training=training)
+        x_in, masks = self.corrupt(x, training)  # x itself unless training on defects
+        x_hat = self.generator(x_in, training=training)
         real_logits, real_features = self.discriminator(x, training=training)
         fake_logits, fake_features = self.discriminator(x_hat, training=training)
-        x, x_hat, real_logits, real_features, fake_logits, fake_features = as_float32(
-            x, x_hat, real_logits, real_features, fake_logits, fake_features
+        x, x_in, x_hat, real_logits, real_features, fake_logits, fake_features = as_float32(
+            x, x_in, x_hat, real_logits, real_features, fake_logits, fake_features
         )
         terms = {
             "g_adv": mean_bce(1.0, fake_logits),
             "g_con": keras.ops.mean(keras.ops.abs(x - x_hat)),
             "g_lat": keras.ops.mean(keras.ops.square(real_features - fake_features)),
+            **self.defect_terms(x, x_in, x_hat, masks, training),
         }
         parts = (
             (self.adversarial_weight, "g_adv"), (self.contextual_weight, "g_con"),
             (self.latent_weight, "g_lat"),
-        )
+        ) + (((self.ssim_weight, "g_ssim"),) if "g_ssim" in terms else ())
         discriminator_loss = discriminator_bce(real_logits, fake_logits)
         if self.discriminator_latent_weight:  # D narrows the feature gap too
             discriminator_loss += self.discriminator_latent_weight * terms["g_lat"]

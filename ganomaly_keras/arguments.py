@@ -151,3 +151,29 @@ def cli_type(check, parse=float, **bounds):
 
     convert.__name__ = getattr(check, "__name__", "value")
     return convert
+
+
+MIN_IMAGE_SIZE = 16
+
+
+def validate_image_size(image_size):
+    """Return `image_size` as an int if it is a power of two >= 16, else raise.
+
+    The reference code hangs on other sizes (its "halve until 4x4" loop never
+    ends); here the error names the sizes that work.
+    """
+    allowed = ", ".join(str(2**k) for k in range(4, 10)) + ", ..."
+    if isinstance(image_size, bool) or not isinstance(image_size, (int,)):
+        if not (isinstance(image_size, float) and image_size.is_integer()):
+            raise ValueError(
+                f"image_size must be an integer power of two >= {MIN_IMAGE_SIZE} "
+                f"({allowed}); got {image_size!r}."
+            )
+    image_size = int(image_size)
+    if image_size < MIN_IMAGE_SIZE or 2 ** int(math.log2(image_size)) != image_size:
+        raise ValueError(
+            f"image_size must be a power of two >= {MIN_IMAGE_SIZE} "
+            f"({allowed}); got {image_size}. Resize your images to one of these sizes "
+            "(the data pipelines of ganomaly_keras.data do this for you)."
+        )
+    return image_size

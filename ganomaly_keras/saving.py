@@ -175,7 +175,8 @@ def load_model(path):
     layers, pickled functions): such a file can run anything when it loads. Every
     model of this package saves without code, so nothing it writes is refused. The
     package's classes are registered first, so a fresh process loads its files
-    (`keras.saving.load_model` alone needs `import ganomaly_keras.models` before it).
+    (`keras.saving.load_model` alone needs `import ganomaly_keras.models.registry`
+    before it).
 
     Args:
         path: a `.keras` file.
@@ -186,7 +187,7 @@ def load_model(path):
     Raises:
         ValueError: naming the file, when it would need unsafe deserialisation.
     """
-    import ganomaly_keras.models  # noqa: F401  (registers every detector and network)
+    import ganomaly_keras.models.registry  # noqa: F401  (registers every detector and network)
 
     path = os.fspath(path)
     try:

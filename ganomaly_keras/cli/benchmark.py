@@ -69,11 +69,11 @@ def folder_benchmark(args):
 
 
 def quality_benchmark(args):
+    from ganomaly_keras.training.defaults import INSPECTION_DEFAULTS
     from ganomaly_keras.training.quality_suite import (
         markdown_table,
         run_quality_benchmark,
     )
-    from ganomaly_keras.training.run import INSPECTION_DEFAULTS
 
     if not args.folder_suite:
         raise ValueError("benchmark quality needs --folder-suite DIR (e.g. PIPED's folder).")

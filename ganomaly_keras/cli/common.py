@@ -30,15 +30,15 @@ def spec_from_args(args):
 
 
 def _default_working_size(args):
-    from ganomaly_keras.training.run import INSPECTION_DEFAULTS
+    from ganomaly_keras.training.defaults import INSPECTION_DEFAULTS
 
     return INSPECTION_DEFAULTS["working_size"] if getattr(args, "folder", None) else None
 
 
 def default_image_size(args):
-    from ganomaly_keras.training.run import INSPECTION_DEFAULTS
+    from ganomaly_keras.training.defaults import IMAGE_SIZE, INSPECTION_DEFAULTS
 
-    return INSPECTION_DEFAULTS["image_size"] if getattr(args, "folder", None) else 32
+    return INSPECTION_DEFAULTS["image_size"] if getattr(args, "folder", None) else IMAGE_SIZE
 
 
 def data_given(args):

@@ -24,20 +24,20 @@ COMMANDS = ("train", "evaluate", "export", "predict", "benchmark")
 
 
 def main(argv=None):
-    """Run the `ganomaly-keras` command line; returns the exit status."""
-    configure_tensorflow()  # before anything imports TensorFlow
-    from ganomaly_keras.cli.parser import build_parser, check_paths
+    """Run the `ganomaly-keras` command line; returns the exit status.
+
+    Parsing and every check of the arguments need no TensorFlow, so `--help` and bad
+    arguments answer at once; TensorFlow loads only for a command that runs.
+    """
+    from ganomaly_keras.cli.parser import build_parser, check_arguments
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "image_size", None) is not None:
-            from ganomaly_keras.networks.layers import validate_image_size
-
-            validate_image_size(args.image_size)
-        check_paths(args)
+        check_arguments(args)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
+    configure_tensorflow()  # before anything imports TensorFlow
     from ganomaly_keras.training.directory import RunError
 
     command = importlib.import_module(f"ganomaly_keras.cli.{args.command_name}")

@@ -1,7 +1,8 @@
 """The `ganomaly-keras` command line: its parser, options and their checks.
 
 The model options of `train` are read from the detectors' constructors
-(`ganomaly_keras.models.registry.all_options`): every constructor argument a user may
+(`ganomaly_keras.models.options`, a table kept equal to the constructors by a test, so
+the parser imports no TensorFlow): every constructor argument a user may
 set is a flag, with the type of its default and the help of its docstring. A flag
 given for a detector whose constructor does not take it is refused by name
 (`misplaced_model_options`).
@@ -11,6 +12,9 @@ import argparse
 import os
 
 from ganomaly_keras import arguments
+from ganomaly_keras.deploy.metadata import EXPORT_FORMATS
+from ganomaly_keras.models.options import DETECTOR_NAMES, OPTIONS
+from ganomaly_keras.training.precision import PRECISIONS
 
 # argparse types that run the library's own checks (ganomaly_keras.arguments).
 POSITIVE = arguments.cli_type(arguments.positive_integer, int)
@@ -48,12 +52,11 @@ def _option_type(default):
 
 
 def add_model_options(parser):
-    """One flag per detector option (`ganomaly_keras.models.registry.all_options`)."""
-    from ganomaly_keras.models.registry import DETECTORS, all_options
+    """One flag per detector option (`ganomaly_keras.models.options.OPTIONS`)."""
 
     group = parser.add_argument_group("model options (the model's defaults when not given)")
-    for name, (default, text, detectors) in all_options().items():
-        only = "" if len(detectors) == len(DETECTORS) else ", ".join(detectors) + ": "
+    for name, (default, detectors, text) in OPTIONS.items():
+        only = "" if len(detectors) == len(DETECTOR_NAMES) else ", ".join(detectors) + ": "
         group.add_argument(
             "--" + name.replace("_", "-"), type=_option_type(default), default=None,
             help=SCORE_HELP if name == "score" else (only + text).replace("%", "%%"),
@@ -62,16 +65,12 @@ def add_model_options(parser):
 
 def given_model_options(args):
     """`{option: value}` of the model flags given on the command line."""
-    from ganomaly_keras.models.registry import all_options
-
-    return {k: getattr(args, k) for k in all_options() if getattr(args, k) is not None}
+    return {k: getattr(args, k) for k in OPTIONS if getattr(args, k) is not None}
 
 
 def misplaced_model_options(given, detector):
     """Raise ValueError naming the first of `given` that `detector` does not take."""
-    from ganomaly_keras.models.registry import model_options
-
-    misplaced = [k for k in given if k not in model_options(detector)]
+    misplaced = [k for k in given if detector not in OPTIONS[k][1]]
     if misplaced:
         raise ValueError(
             f"--{misplaced[0].replace('_', '-')} does not apply to --model {detector}."
@@ -139,6 +138,35 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"ganomaly-keras: error: {message} (see {self.prog} --help)\n")
 
 
+def check_arguments(args):
+    """Every check of the parsed arguments that needs no data and no TensorFlow: the
+    image size, the working size's tile grid, model options of another detector,
+    and the paths (`check_paths`).
+
+    Raises:
+        ValueError or FileNotFoundError naming the option.
+    """
+    from ganomaly_keras.training.defaults import IMAGE_SIZE, INSPECTION_DEFAULTS
+
+    image_size = getattr(args, "image_size", None)
+    if image_size is not None:
+        arguments.validate_image_size(image_size)
+    working_size = getattr(args, "working_size", None)
+    if working_size not in (None, "auto"):
+        from ganomaly_keras.scoring.tiling import working_shape
+
+        folder = getattr(args, "folder", None) or args.command == "benchmark"
+        default = INSPECTION_DEFAULTS["image_size"] if folder else IMAGE_SIZE
+        working_shape(working_size, image_size or default)
+    if args.command == "train":
+        misplaced_model_options(given_model_options(args), args.model)
+    check_paths(args)
+    if getattr(args, "folder", None):
+        from ganomaly_keras.data.folders import detect_layout
+
+        detect_layout(args.folder)
+
+
 def check_paths(args):
     """Refuse missing inputs and outputs that cannot be written, before any work.
 
@@ -176,9 +204,6 @@ def _check_output_file(option, out):
 def build_parser():
     """The `ganomaly-keras` parser; each command sets `args.command_name`."""
     from ganomaly_keras import __version__
-    from ganomaly_keras.deploy.export import EXPORT_FORMATS
-    from ganomaly_keras.models.registry import DETECTORS
-    from ganomaly_keras.training.precision import PRECISIONS
 
     parser = Parser(
         prog="ganomaly-keras", description="GANomaly anomaly detection with Keras 3."
@@ -205,7 +230,7 @@ def build_parser():
                         "for textures and surfaces, not for oriented objects")
     p.add_argument(
         "--model",
-        choices=tuple(DETECTORS),
+        choices=DETECTOR_NAMES,
         default="ganomaly",
     )
     add_model_options(p)
@@ -294,7 +319,7 @@ def build_parser():
                    "training steps per folder (150)")
     p.add_argument("--folder-suite", help="quality: a folder of MVTec-layout folders")
     p.add_argument("--folders", nargs="+", help="quality: only these folders")
-    p.add_argument("--model", default="ganomaly", choices=tuple(DETECTORS),
+    p.add_argument("--model", default="ganomaly", choices=DETECTOR_NAMES,
                    help="quality: the detector")
     p.add_argument("--score", help="quality: a score term, or auto (default)")
     p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")

@@ -8,7 +8,7 @@ from ganomaly_keras.cli import common
 def _training_budget(args):
     """`(epochs, steps, batch_size, score)`: as given, else the inspection defaults
     for a folder, else 15 epochs of 64 with the model's paper score."""
-    from ganomaly_keras.training.run import INSPECTION_DEFAULTS
+    from ganomaly_keras.training.defaults import INSPECTION_DEFAULTS
 
     inspecting = bool(args.folder)
     epochs, steps = args.epochs, args.steps  # both given: train_run refuses it
@@ -20,13 +20,12 @@ def _training_budget(args):
 
 
 def run(args):
-    from ganomaly_keras.cli.parser import given_model_options, misplaced_model_options
+    from ganomaly_keras.cli.parser import given_model_options
     from ganomaly_keras.deploy.export import EXPORT_FORMATS
     from ganomaly_keras.training.run import train_run
 
     epochs, steps, batch_size, score = _training_budget(args)
     given = given_model_options(args)
-    misplaced_model_options(given, args.model)
     if score is not None:
         given["score"] = score
     metrics = train_run(

@@ -83,18 +83,39 @@ def list_images(directory):
     return paths
 
 
+def _some(names, shown=5):
+    """A few names and the count: "a, b, c, d, e and 145 more (150 entries)"."""
+    names = sorted(names)
+    if len(names) <= shown:
+        return ", ".join(names) or "nothing"
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more ({len(names)} entries)"
+
+
 def detect_layout(root):
-    """`"mvtec"` or `"reference"`, from the folders under `root`."""
+    """`"mvtec"` or `"reference"`, from the folders under `root`.
+
+    Raises:
+        ValueError: naming a few of what the folder holds; pointing to the quality
+            suite when it holds dataset folders instead of being one.
+    """
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"dataset folder {root!r} does not exist.")
     for layout, normal in NORMAL_FOLDERS.items():
         if os.path.isdir(os.path.join(root, "train", normal)):
             return layout
+    entries = os.listdir(root)
+    datasets = [e for e in entries if os.path.isdir(os.path.join(root, e, "train"))]
+    if datasets:
+        raise ValueError(
+            f"{root!r} holds {len(datasets)} dataset folders ({_some(datasets, 3)}), not "
+            "one: train on one of them (--folder ROOT/NAME), or on all with "
+            f"ganomaly-keras benchmark quality --folder-suite {root}."
+        )
     raise ValueError(
         f"{root!r} has neither the MVTec AD layout (train/good, test/good, "
         "test/<defect>) nor the reference layout (train/0.normal, test/0.normal, "
-        f"test/1.abnormal); it contains {sorted(os.listdir(root))}."
+        f"test/1.abnormal); it holds {_some(entries)}."
     )
 
 

@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from ganomaly_keras.deploy.metadata import (
     EDGE_SIGNATURE,
+    EXPORT_FORMATS,
     SERVING_SIGNATURE,
     ExportMetadata,
 )
@@ -62,7 +63,6 @@ from ganomaly_keras.saving import (
 )
 from ganomaly_keras.scoring import terms as scoring_terms
 
-EXPORT_FORMATS = ("keras", "saved_model") + tuple(f"tflite_{v}" for v in TFLITE_VARIANTS)
 # Images used to calibrate int8 activation ranges, at most: half normal training
 # images, half copies of them with a synthetic defect (see with_synthetic_defects).
 MAX_REPRESENTATIVE_IMAGES = 256

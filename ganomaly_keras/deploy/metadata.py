@@ -31,6 +31,9 @@ FILENAME = "metadata.json"
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("anomaly_score", "normalized_score", "is_anomaly", "anomaly_map")
 SERVING_SIGNATURE = "serving_default"
+# The LiteRT variants and every format an export writes.
+TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
+EXPORT_FORMATS = ("keras", "saved_model") + tuple(f"tflite_{v}" for v in TFLITE_VARIANTS)
 EDGE_SIGNATURE = "serve_batch1"
 
 

@@ -21,10 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 from ganomaly_keras.deploy import float_head
-from ganomaly_keras.deploy.metadata import EDGE_SIGNATURE, INPUT_NAME, SERVING_SIGNATURE
+from ganomaly_keras.deploy.metadata import (
+    EDGE_SIGNATURE,
+    INPUT_NAME,
+    SERVING_SIGNATURE,
+    TFLITE_VARIANTS,
+)
 from ganomaly_keras.deploy.serving import serving_function
-
-TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
 
 
 def tflite_filename(variant):

@@ -1,26 +1,44 @@
 """The detectors of the GANomaly family, one folder each, on one shared base.
 
 `base.AdversarialDetector` is the contract every member meets and `training_step`
-the one training step they all use; `registry` names them for runs and the command
-line. Importing this package registers every detector and network with Keras, so
-saved `.keras` files load.
+the one training step they all use; `registry` names them for runs and registers every
+detector and network with Keras (so saved `.keras` files load); `options` is the
+table of their options the command line reads without TensorFlow.
+
+Names load on first use: `import ganomaly_keras.models.options` imports no
+TensorFlow.
 """
 
-from ganomaly_keras.models.anogan import AnoGAN
-from ganomaly_keras.models.base import AdversarialDetector
-from ganomaly_keras.models.egbad import EGBAD, JointDiscriminator
-from ganomaly_keras.models.ganomaly import GANomaly, Generator
-from ganomaly_keras.models.registry import DETECTORS, detector_class, model_options
-from ganomaly_keras.models.simultaneous_encoder import Critic, SimultaneousEncoderGAN
-from ganomaly_keras.models.skip_ganomaly import (
-    LatentDiscriminator,
-    SkipGANomaly,
-    UNetGenerator,
-)
+import importlib
 
-__all__ = [
-    "AdversarialDetector", "AnoGAN", "Critic", "DETECTORS", "EGBAD", "GANomaly",
-    "Generator", "JointDiscriminator", "LatentDiscriminator",
-    "SimultaneousEncoderGAN", "SkipGANomaly", "UNetGenerator", "detector_class",
-    "model_options",
-]
+# Public name -> the module of this package that defines it.
+_PUBLIC = {
+    "AdversarialDetector": "base",
+    "AnoGAN": "anogan",
+    "Critic": "simultaneous_encoder",
+    "DETECTORS": "registry",
+    "EGBAD": "egbad",
+    "GANomaly": "ganomaly",
+    "Generator": "ganomaly",
+    "JointDiscriminator": "egbad",
+    "LatentDiscriminator": "skip_ganomaly",
+    "SimultaneousEncoderGAN": "simultaneous_encoder",
+    "SkipGANomaly": "skip_ganomaly",
+    "UNetGenerator": "skip_ganomaly",
+    "detector_class": "registry",
+    "model_options": "registry",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'ganomaly_keras.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ganomaly_keras.models.{_PUBLIC[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

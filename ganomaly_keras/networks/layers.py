@@ -5,40 +5,16 @@ BatchNorm with PyTorch's defaults (momentum 0.1, i.e. Keras momentum 0.9, and ep
 1e-5), kernels drawn from N(0, 0.02) and BatchNorm gamma from N(1, 0.02).
 """
 
-import math
 
 import keras
 
 from ganomaly_keras import arguments
+from ganomaly_keras.arguments import validate_image_size  # noqa: F401 (re-exported)
 from ganomaly_keras.networks.fused_batch_norm import FusedBatchNormalization
 
 KERNEL_STDDEV = 0.02
 BATCHNORM_MOMENTUM = 0.9  # PyTorch's momentum=0.1 in Keras' convention.
 BATCHNORM_EPSILON = 1e-5  # PyTorch's default.
-MIN_IMAGE_SIZE = 16
-
-
-def validate_image_size(image_size):
-    """Return `image_size` as an int if it is a power of two >= 16, else raise.
-
-    The reference code hangs on other sizes (its "halve until 4x4" loop never
-    ends); here the error names the sizes that work.
-    """
-    allowed = ", ".join(str(2**k) for k in range(4, 10)) + ", ..."
-    if isinstance(image_size, bool) or not isinstance(image_size, (int,)):
-        if not (isinstance(image_size, float) and image_size.is_integer()):
-            raise ValueError(
-                f"image_size must be an integer power of two >= {MIN_IMAGE_SIZE} "
-                f"({allowed}); got {image_size!r}."
-            )
-    image_size = int(image_size)
-    if image_size < MIN_IMAGE_SIZE or 2 ** int(math.log2(image_size)) != image_size:
-        raise ValueError(
-            f"image_size must be a power of two >= {MIN_IMAGE_SIZE} "
-            f"({allowed}); got {image_size}. Resize your images to one of these sizes "
-            "(the data pipelines of ganomaly_keras.data do this for you)."
-        )
-    return image_size
 
 
 def validate_positive_int(name, value, minimum=1):

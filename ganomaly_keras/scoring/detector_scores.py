@@ -38,6 +38,23 @@ class ScoreTermsMixin:
         return self.anomaly_outputs(x)["anomaly_score"]
 
     @property
+    def tiles_per_image(self):
+        """How many network inputs one image is: its tiles, or 1."""
+        return len(tiling.tile_offsets(self.input_hw, self.image_size)) if self.tiled else 1
+
+    def images_per_pass(self, batch_size):
+        """Images per forward pass for `batch_size` network inputs per pass: a tiled
+        image is `tiles_per_image` inputs, so memory stays bounded by `batch_size`."""
+        return max(1, int(batch_size) // self.tiles_per_image)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict` of the scores, `batch_size` counting network inputs
+        (tiles of a tiled model) per forward pass (default 32)."""
+        if batch_size is not None or not isinstance(x, tf.data.Dataset):
+            batch_size = self.images_per_pass(batch_size or 32)
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    @property
     def paper_scores(self):
         """The names of the paper's scores, the default first."""
         return tuple(self.paper_score_weights)
@@ -209,7 +226,7 @@ class ScoreTermsMixin:
         x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             self._terms_inference(batch, names)
-            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
         ]
         return {
             name: np.concatenate([keras.ops.convert_to_numpy(p[name]) for p in parts])
@@ -233,7 +250,7 @@ class ScoreTermsMixin:
         x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             keras.ops.convert_to_numpy(self._map_inference(batch))
-            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
         ]
         return np.concatenate(parts)
 
@@ -255,7 +272,7 @@ class ScoreTermsMixin:
         x = inputs.check_images(x, self.input_hw, self.channels)
         parts = [
             self._outputs_inference(batch)
-            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
         ]
         return tuple(
             np.concatenate([keras.ops.convert_to_numpy(p[i]) for p in parts]) for i in (0, 1)
@@ -285,7 +302,7 @@ class ScoreTermsMixin:
             raise ValueError("fit_normal_statistics needs at least one normal image.")
         names = (self.paper_scores[0], "residual_max", "feature_max")
         terms, maps = [], []
-        for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size):
+        for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size)):
             batch_terms, smoothed = self._statistics_inference(batch, names)
             terms.append(np.stack([keras.ops.convert_to_numpy(batch_terms[n]) for n in names], -1))
             maps.append(keras.ops.convert_to_numpy(smoothed))
@@ -335,7 +352,7 @@ class ScoreTermsMixin:
         x = inputs.check_images(x, self.input_hw, self.channels)
         return np.concatenate([
             keras.ops.convert_to_numpy(self._tiled_reconstruction(batch))
-            for batch in tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+            for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
         ])
 
     @tf.function(reduce_retracing=True)
@@ -349,7 +366,7 @@ class ScoreTermsMixin:
             batches = x.map(lambda *batch: batch[0])  # a batched dataset of x or (x, y)
         else:
             x = inputs.check_images(x, self.image_size, self.channels)
-            batches = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+            batches = tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
         outputs = [self._generator_inference(batch) for batch in batches]
         return tuple(
             keras.ops.convert_to_numpy(keras.ops.concatenate(parts, axis=0))

@@ -9,7 +9,8 @@ score. Small defects keep their pixels this way, while squashing the whole image
 the network's input would blur them away, and a long part keeps its aspect ratio.
 
 The tile grid is fixed by the sizes, so tiling runs inside the exported graph with
-plain slicing, padding and addition, all of them builtin LiteRT operators.
+plain slicing, padding and addition, all of them builtin LiteRT operators. The sizes'
+checks need no TensorFlow (the command line runs them before it loads it).
 
 A working size is an int (a square) or `(height, width)`; on the command line
 `WIDTHxHEIGHT`, as image sizes are written (`256x640`: 256 wide, 640 tall). Each side
@@ -18,7 +19,6 @@ must be at least `image_size`, and exceed it by a multiple of the stride
 """
 
 import numpy as np
-import tensorflow as tf
 
 # The longest side a working size derived from a folder's images gets (`derived_shape`).
 DERIVED_LONG_SIDE = 640
@@ -110,6 +110,8 @@ def tile_offsets(shape, image_size):
 
 def extract_tiles(images, shape, image_size):
     """Images `(batch, H, W, c)` to tiles `(tiles * batch, s, s, c)`, tile-major."""
+    import tensorflow as tf
+
     tiles = [
         images[:, y : y + image_size, x : x + image_size, :]
         for y, x in tile_offsets(shape, image_size)
@@ -119,6 +121,8 @@ def extract_tiles(images, shape, image_size):
 
 def tile_maximum(values, shape, image_size):
     """Per-tile values `(tiles * batch,)` to the per-image maximum `(batch,)`."""
+    import tensorflow as tf
+
     count = len(tile_offsets(shape, image_size))
     return tf.reduce_max(tf.reshape(values, (count, -1)), axis=0)
 
@@ -133,6 +137,8 @@ def _coverage(shape, image_size):
 def assemble(tile_maps, shape, image_size):
     """Tile maps `(tiles * batch, s, s[, c])` to working-size maps `(batch, H, W[, c])`,
     averaged where tiles overlap."""
+    import tensorflow as tf
+
     height, width = shape
     offsets = tile_offsets(shape, image_size)
     parts = tf.split(tile_maps, len(offsets), axis=0)
@@ -151,6 +157,8 @@ def assemble(tile_maps, shape, image_size):
 
 def random_patches(images, image_size, seed=None):
     """One random `image_size` patch of each image of a batch `(batch, H, W, c)`."""
+    import tensorflow as tf
+
     channels = images.shape[-1]
 
     def crop(image):

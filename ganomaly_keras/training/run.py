@@ -44,6 +44,7 @@ from ganomaly_keras.training.callbacks import (
     StepBudget,
 )
 from ganomaly_keras.training.config import run_config
+from ganomaly_keras.training.defaults import INSPECTION_DEFAULTS
 from ganomaly_keras.training.directory import (
     RunError,
     check_resumable,
@@ -72,12 +73,6 @@ __all__ = [
     "DETECTORS", "INSPECTION_DEFAULTS", "RunError", "load_run_spec",
     "resolve_model_path", "train_run",
 ]
-# What `train --folder` uses unless told otherwise: a folder is an inspection task.
-# Measured on PIPED (docs/results.md, "Inspection: the PIPED suite").
-INSPECTION_DEFAULTS = {
-    "image_size": 64, "working_size": "auto", "steps": 150, "batch_size": 32,
-    "score": AUTO_SCORE,
-}
 VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
 TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")
 

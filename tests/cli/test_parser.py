@@ -143,8 +143,43 @@ def test_every_constructor_option_is_a_train_flag_with_its_default_type():
 
 
 def test_a_flag_for_another_detector_is_refused_by_name(capsys, tmp_path):
-    assert main(["train", "--model", "egbad", "--encoder-weight", "2",
-                 "--run-dir", str(tmp_path / "r")]) == 2
+    assert helpers.status(["train", "--model", "egbad", "--encoder-weight", "2",
+                           "--run-dir", str(tmp_path / "r")]) == 2
     assert "--encoder-weight does not apply to --model egbad" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
+
+
+def test_help_and_argument_errors_load_no_tensorflow():
+    """`--help` and every argument check answer before TensorFlow loads, so they
+    answer at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ganomaly_keras.cli.main import main\n"
+        "for argv in (['--help'], ['train', '--help'], ['train', '--image-size', '33'],\n"
+        "             ['train', '--folder', '/'], ['train', '--model', 'egbad', '--encoder-weight', '2'],\n"
+        "             ['train', '--working-size', '40']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.count("ganomaly-keras: error:") == 4
+
+
+def test_the_options_table_equals_the_constructors():
+    """The command line reads the options from a table (no TensorFlow); it must say
+    what the constructors say: every option, its default, its detectors, its help."""
+    from ganomaly_keras.models.options import DETECTOR_NAMES, OPTIONS
+    from ganomaly_keras.models.registry import DETECTORS, all_options
+
+    assert DETECTOR_NAMES == tuple(DETECTORS)
+    written = {name: (d, tuple(dets), text) for name, (d, text, dets) in all_options().items()}
+    assert OPTIONS == written

@@ -60,11 +60,11 @@ def test_the_critic_loss_has_the_drift_term(rng):
     An untrained critic scores near 1e-3, so w is large enough to lift the term above
     float32 rounding of the rest of the loss."""
     x = images(rng, 8)
-    losses = []
+    losses, weights = [], None
     for drift in (0.0, 1e6):
         model = tiny(drift_weight=drift)
         model(x)  # builds every network
-        if losses:
+        if weights is not None:
             model.set_weights(weights)
         weights = model.get_weights()
         losses.append(float(model._critic_losses(x, training=False)[0]))

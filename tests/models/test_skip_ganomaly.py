@@ -59,11 +59,11 @@ def test_the_discriminator_loss_may_narrow_the_feature_gap_as_the_official_code_
     weights, d_loss grows by exactly that weight times g_lat. The untrained feature gap
     is about 1e-6, so the weight is large enough to lift it above float32 rounding."""
     x = images(rng)
-    logs = []
+    logs, weights = [], None
     for weight in (0.0, 1e4):
         model = tiny(discriminator_latent_weight=weight)
         model.compile(jit_compile=False)
-        if logs:
+        if weights is not None:
             model.set_weights(weights)
         weights = model.get_weights()
         logs.append(model.evaluate(x, batch_size=16, verbose=0, return_dict=True))

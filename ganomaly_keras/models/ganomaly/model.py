@@ -47,10 +47,9 @@ class GANomaly(DefectTraining, DiscriminatorReset, AdversarialDetector):
         encoder_weight: float, weight of the latent L2 loss (1).
         discriminator_reset_threshold: float, re-initialise the discriminator when its
             loss falls below this (1e-5); 0 disables it.
-        synthetic_defects, segmentation_head, ssim_weight, defect_probability,
-            head_width: training on synthetic defects (off by default), see
-            `ganomaly_keras.models.defect_training`.
-        **kwargs: the shared arguments of `AdversarialDetector`: `image_size` (a
+        **kwargs: the options of training on synthetic defects (off by default:
+            `ganomaly_keras.models.defect_training.DefectTraining`), and the shared
+            arguments of `AdversarialDetector`: `image_size` (a
             power of two >= 16), `channels`, `latent_size` (nz, 100 in the paper),
             `width` (64 in the paper), `score` ("latent_mse" by default, "latent_l1",
             or a map term such as "residual_max"), `map_smoothing`,

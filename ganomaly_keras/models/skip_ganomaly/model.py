@@ -50,10 +50,9 @@ class SkipGANomaly(DefectTraining, DiscriminatorReset, AdversarialDetector):
         feature_score_weight: float, weight of the feature error in the score (0.1).
         discriminator_reset_threshold: float, re-initialise D when its loss falls
             below this (1e-5); 0 disables it.
-        synthetic_defects, segmentation_head, ssim_weight, defect_probability,
-            head_width: training on synthetic defects (off by default), see
-            `ganomaly_keras.models.defect_training`.
-        **kwargs: the shared arguments of `AdversarialDetector`: `image_size`,
+        **kwargs: the options of training on synthetic defects (off by default:
+            `ganomaly_keras.models.defect_training.DefectTraining`), and the shared
+            arguments of `AdversarialDetector`: `image_size`,
             `channels`, `latent_size` (the size of D's feature vector f, 100),
             `width` (64), `score` ("paper", the score above, by default, or a map
             term such as "residual_max"), `map_smoothing`, `working_size`,

@@ -104,3 +104,37 @@ def require_tensorflow_backend():
             f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before importing "
             "keras (ganomaly_keras.configure_tensorflow() does)."
         )
+
+
+_WARNED = []
+
+
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN kernels in this process (None where it
+    cannot tell)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
+
+
+def warn_if_slow_defaults():
+    """Warn once per process when TensorFlow was loaded without its oneDNN kernels on
+    an x86 CPU with AVX2, where they train these networks much faster: TensorFlow
+    leaves them off on CPUs without AVX-512 unless told. Says nothing when the user
+    chose (`TF_ENABLE_ONEDNN_OPTS` set) or where oneDNN is on."""
+    if _WARNED or "TF_ENABLE_ONEDNN_OPTS" in os.environ:
+        return
+    _WARNED.append(True)
+    from ganomaly_keras.training.precision import cpu_flags
+
+    if onednn_enabled() is False and "avx2" in cpu_flags():
+        warnings.warn(
+            "TensorFlow was imported without its oneDNN kernels, which train these "
+            "networks markedly faster on this CPU (docs/cli.md, \"Speed\"). Call "
+            "ganomaly_keras.configure_tensorflow() before anything imports TensorFlow, "
+            "or set TF_ENABLE_ONEDNN_OPTS=1.",
+            stacklevel=3,
+        )

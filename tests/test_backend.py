@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.settings import REPO
 
 
@@ -64,3 +66,31 @@ def test_banner_filter_drops_only_tensorflow_info_records():
         "E0000 00:00:1796243770.466044    2344 cuda.cc:1] a real error\nUserWarning: something\n"
     )
 
+
+
+def test_the_first_fit_warns_once_when_tensorflow_runs_without_onednn(monkeypatch, rng):
+    """On an AVX2 CPU TensorFlow leaves oneDNN off unless told; a user's own script
+    that never called configure_tensorflow() hears it once, at its first fit."""
+    import warnings
+
+    from ganomaly_keras import GANomaly, backend
+    from ganomaly_keras.training import precision
+
+    monkeypatch.setattr(backend, "_WARNED", [])
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    monkeypatch.setattr(backend, "onednn_enabled", lambda: False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "fma"})
+    model = GANomaly(image_size=16, channels=1, width=8, latent_size=8)
+    model.compile(jit_compile=False)
+    x = rng.uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    with pytest.warns(UserWarning, match="configure_tensorflow.*TF_ENABLE_ONEDNN_OPTS=1"):
+        model.fit(x, epochs=1, batch_size=8, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, epochs=1, batch_size=8, verbose=0)  # once per process
+    # Someone who chose, or a process where oneDNN runs, hears nothing.
+    monkeypatch.setattr(backend, "_WARNED", [])
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, epochs=1, batch_size=8, verbose=0)

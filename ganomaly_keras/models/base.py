@@ -27,7 +27,7 @@ import inspect
 import keras
 
 from ganomaly_keras import arguments
-from ganomaly_keras.backend import require_tensorflow_backend
+from ganomaly_keras.backend import require_tensorflow_backend, warn_if_slow_defaults
 from ganomaly_keras.models.training_step import TrainingStep
 from ganomaly_keras.networks.layers import validate_image_size
 from ganomaly_keras.scoring import tiling
@@ -294,6 +294,13 @@ class AdversarialDetector(
             ),
             **config,
         )
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; the first call in a process warns when TensorFlow runs
+        without the kernels that make training fast on this CPU
+        (`ganomaly_keras.backend.warn_if_slow_defaults`)."""
+        warn_if_slow_defaults()
+        return super().fit(*args, **kwargs)
 
     def build_optimizers(self):
         """Create both optimizers' variables, so that saved optimizer state can load

@@ -7,6 +7,7 @@
     ganomaly-keras evaluate runs/ganomaly --scores scores.csv
     ganomaly-keras export runs/ganomaly/model.keras runs/ganomaly/export
     ganomaly-keras predict runs/ganomaly images/ --out scores.csv
+    ganomaly-keras report runs/ganomaly                # rebuild report.html
     ganomaly-keras benchmark quality --folder-suite piped/
 
 Bad input ends with one `ganomaly-keras: error: ...` line and exit status 2; pass
@@ -20,7 +21,7 @@ import sys
 
 from ganomaly_keras.backend import configure_tensorflow
 
-COMMANDS = ("train", "evaluate", "export", "predict", "benchmark")
+COMMANDS = ("train", "evaluate", "export", "predict", "report", "benchmark")
 
 
 def main(argv=None):

@@ -173,7 +173,8 @@ def check_paths(args):
     Raises:
         ValueError or FileNotFoundError naming the option and the path.
     """
-    for name in INPUT_PATHS + (("images",) if args.command == "predict" else ()):
+    inputs = {"predict": ("images",), "report": ("run_dir",)}.get(args.command, ())
+    for name in INPUT_PATHS + inputs:
         path = getattr(args, name, None)
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"--{name.replace('_', '-')} {path!r} does not exist.")
@@ -288,6 +289,10 @@ def build_parser():
                    help="images decoded and scored together (64)")
     p.add_argument("--skip-unreadable", action="store_true")
     p.set_defaults(command_name="predict")
+
+    p = commands.add_parser("report", help="rebuild a finished run's report.html")
+    p.add_argument("run_dir", help="the run directory")
+    p.set_defaults(command_name="report")
 
     p = commands.add_parser(
         "benchmark",

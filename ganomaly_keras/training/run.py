@@ -29,6 +29,7 @@ from ganomaly_keras.deploy.export import (
     supported_formats,
     unsupported_formats,
 )
+from ganomaly_keras.deploy.serving import calibrated_numpy
 from ganomaly_keras.metrics.evaluation import evaluate_detector
 from ganomaly_keras.models.registry import DETECTORS, detector_class
 from ganomaly_keras.saving import (
@@ -65,6 +66,7 @@ from ganomaly_keras.training.plots import (
     score_histogram_image,
 )
 from ganomaly_keras.training.precision import dtype_policy, float32_copy
+from ganomaly_keras.training.report import build_report, write_test_scores
 from ganomaly_keras.training.tensorboard import TensorBoardImages
 from ganomaly_keras.training.timing import PhaseTimes
 from ganomaly_keras.training.timing import describe as describe_times
@@ -219,6 +221,8 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
     )
     with times.phase("export"):
         _export(run_dir, model, splits, export_formats, metrics, selected, score_choice)
+    with times.phase("report"):
+        build_report(run_dir, model, splits, metrics)
     metrics["timings"] = times.summary()
     if verbose:
         print(describe_times(metrics["timings"]))
@@ -318,6 +322,7 @@ def _test_report(run_dir, model, splits, labelled):
     """Score the test split once: figures, the ROC curve and the score histogram."""
     test, val = splits["test"], splits["validation"]
     result = evaluate_detector(model, test.images, test.labels, masks=test.masks)
+    write_test_scores(run_dir, test, calibrated_numpy(result["scores"], model.calibration))
     save_png(roc_curve_image(result["scores"], test.labels), os.path.join(run_dir, "roc_curve.png"))
     save_png(
         score_histogram_image(result["scores"], test.labels, model.calibration.threshold),

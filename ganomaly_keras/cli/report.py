@@ -4,10 +4,10 @@ import sys
 
 
 def run(args):
+    import os
+
     from ganomaly_keras.training.directory import RunError
     from ganomaly_keras.training.report import TEST_SCORES, build_report
-
-    import os
 
     for needed in ("metrics.json", "model.keras", TEST_SCORES):
         if not os.path.exists(os.path.join(args.run_dir, needed)):

@@ -211,31 +211,43 @@ class ScoreTermsMixin:
                     target.assign(source)
         return clone
 
-    def predict_terms(self, x, names=None, batch_size=256):
+    def predict_terms(self, x, names=None, batch_size=256, with_map=False):
         """Every asked score term of `x` as NumPy arrays `(n,)`, keyed by name.
 
         Args:
             x: float images in [-1, 1] (an array) of the model's shape.
             names: the terms (default: all of `available_scores`).
-            batch_size: images per forward pass.
+            batch_size: network inputs per forward pass.
+            with_map: also return the anomaly map of the model's score, from the
+                same forward pass.
 
         Returns:
-            dict of name -> `(n,)` float32 scores.
+            dict of name -> `(n,)` float32 scores; with `with_map`, `(terms, maps)`
+            with maps `(n, height, width)` as `predict_maps` gives them.
         """
         names = tuple(self.available_scores if names is None else names)
         x = inputs.check_images(x, self.input_hw, self.channels)
-        parts = [
-            self._terms_inference(batch, names)
-            for batch in tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
-        ]
-        return {
-            name: np.concatenate([keras.ops.convert_to_numpy(p[name]) for p in parts])
+        batches = tf.data.Dataset.from_tensor_slices(x).batch(self.images_per_pass(batch_size))
+        if with_map:
+            parts = [self._terms_and_map_inference(batch, names) for batch in batches]
+        else:
+            parts = [(self._terms_inference(batch, names), None) for batch in batches]
+        terms = {
+            name: np.concatenate([keras.ops.convert_to_numpy(p[0][name]) for p in parts])
             for name in names
         }
+        if not with_map:
+            return terms
+        return terms, np.concatenate([keras.ops.convert_to_numpy(p[1]) for p in parts])
 
     @tf.function(reduce_retracing=True)
     def _terms_inference(self, x, names):
         return self.score_terms(x, names)[0]
+
+    @tf.function(reduce_retracing=True)
+    def _terms_and_map_inference(self, x, names):
+        terms, maps = self.score_terms(x, tuple(dict.fromkeys(names + (self.score,))))
+        return {n: terms[n] for n in names}, maps[scoring_terms.map_name(self.score)]
 
     def predict_maps(self, x, batch_size=256):
         """The anomaly map of the model's score for each image of `x`.

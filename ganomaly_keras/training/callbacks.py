@@ -7,12 +7,13 @@ import sys
 import keras
 import numpy as np
 
-from ganomaly_keras.metrics.evaluation import (
-    check_labels,
-    pixel_evaluation,
-    ranking_metrics,
-)
+from ganomaly_keras.metrics.evaluation import check_labels, ranking_metrics
+from ganomaly_keras.metrics.pixel import pixel_metrics, resize_maps
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
+
+# Normal training images the standardised terms' statistics are fitted on at each
+# validation (all of them at the end of a run, for the model it keeps).
+STATISTICS_IMAGES = 64
 
 
 class AUROCCallback(keras.callbacks.Callback):
@@ -89,14 +90,24 @@ class AUROCCallback(keras.callbacks.Callback):
         last = self.params.get("epochs") == epoch + 1
         if (epoch + 1) % self.every and not last:
             return
-        terms = {}
-        if self.terms:
-            if self.normal_images is not None:
-                self.model.fit_normal_statistics(self.normal_images, self.batch_size)
-            terms = self.model.predict_terms(self.images, self.terms, self.batch_size)
-        scores = terms.get(self.model.score)  # scored already, with every other term
+        terms, maps = {}, None
+        if self.terms or self.masks is not None:
+            if self.normal_images is not None and any(t.startswith("standardized") for t in self.terms):
+                self.model.fit_normal_statistics(
+                    self.normal_images[:STATISTICS_IMAGES], self.batch_size
+                )
+            names = tuple(dict.fromkeys(self.terms + (self.model.score,)))
+            # One forward pass per batch: every term, and the score's map for masks.
+            if self.masks is not None:
+                terms, maps = self.model.predict_terms(
+                    self.images, names, self.batch_size, with_map=True
+                )
+            else:
+                terms = self.model.predict_terms(self.images, names, self.batch_size)
+        scores = terms.get(self.model.score)
         if scores is None:
             scores = self.model.predict(self.images, batch_size=self.batch_size, verbose=0)
+        terms = {name: terms[name] for name in self.terms}
         self.last_scores = (epoch, np.asarray(scores))  # for TensorBoardImages(auroc=self)
         metrics = ranking_metrics(scores, self.labels)
         extra = {
@@ -106,7 +117,7 @@ class AUROCCallback(keras.callbacks.Callback):
         if extra:
             metrics["auroc"] = max(extra.values())
         if self.masks is not None:
-            found = pixel_evaluation(self.model, self.images, self.masks, self.batch_size)
+            found = pixel_metrics(resize_maps(maps, np.shape(self.masks)[1:]), self.masks)
             extra.update({f"val_{k}": v for k, v in found.items() if v is not None})
         if logs is not None:
             logs["val_auroc"] = metrics["auroc"]

@@ -10,6 +10,8 @@
     <run_dir>/metrics.json       validation and test figures
     <run_dir>/roc_curve.png      the test ROC curve
     <run_dir>/score_histogram.png  test scores of normal and anomalous images
+    <run_dir>/test_scores.csv    every test image's served outputs, label and defect type
+    <run_dir>/report.html        the run to look at (ganomaly_keras.training.report)
     <run_dir>/export/            every export format (see ganomaly_keras.deploy.export)
 """
 

@@ -1,12 +1,13 @@
 """A training run in a run directory: train, select, calibrate, test once, export.
 
 `train_run` checks its arguments (`ganomaly_keras.training.config`), locks the run
-directory, and then takes one step after another, each a function here: data
-(`DataSpec.splits`), model (`_build_detector`), callbacks (`_callbacks`), training
-(`_fit`), selection (`_select_epoch`: the best epoch from the checkpoint callback's
-state; then `ganomaly_keras.scoring.selection.select_score` on validation), calibration, the
-test report (`_test_report`) and export (`_export`).
-The files it writes are listed in `ganomaly_keras.training.directory`.
+directory, and then takes one step after another: data (`DataSpec.splits`), model
+(`_build_detector`), callbacks (`_callbacks`), training (`_fit`), selection
+(`_select_epoch`: the best checkpoint by validation; then
+`ganomaly_keras.scoring.selection.select_score` on validation), calibration, the test
+split scored once and the export (`ganomaly_keras.training.finish`), and the run's
+`report.html` (`ganomaly_keras.training.report`). The files it writes are listed in
+`ganomaly_keras.training.directory`.
 
 Model selection (best epoch, score) and calibration use the validation split only;
 the test split is scored once, at the end. Rerunning the same command on an
@@ -25,12 +26,7 @@ from ganomaly_keras.data.folders import FileSplit
 from ganomaly_keras.data.spec import training_input
 from ganomaly_keras.deploy.export import (
     EXPORT_FORMATS,
-    export_model,
-    supported_formats,
-    unsupported_formats,
 )
-from ganomaly_keras.deploy.serving import calibrated_numpy
-from ganomaly_keras.metrics.evaluation import evaluate_detector
 from ganomaly_keras.models.registry import DETECTORS, detector_class
 from ganomaly_keras.saving import (
     load_model,
@@ -59,14 +55,10 @@ from ganomaly_keras.training.execution import (
     make_strategy,
     worker_role,
 )
+from ganomaly_keras.training.finish import export_run, report_test
 from ganomaly_keras.training.lock import RunLock
-from ganomaly_keras.training.plots import (
-    roc_curve_image,
-    save_png,
-    score_histogram_image,
-)
 from ganomaly_keras.training.precision import dtype_policy, float32_copy
-from ganomaly_keras.training.report import build_report, write_test_scores
+from ganomaly_keras.training.report import build_report
 from ganomaly_keras.training.tensorboard import TensorBoardImages
 from ganomaly_keras.training.timing import PhaseTimes
 from ganomaly_keras.training.timing import describe as describe_times
@@ -75,14 +67,6 @@ __all__ = [
     "DETECTORS", "INSPECTION_DEFAULTS", "RunError", "load_run_spec",
     "resolve_model_path", "train_run",
 ]
-VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
-TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")
-
-
-def _finite(value):
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def train_run(
     run_dir, spec, model_options=None, detector="ganomaly", epochs=None, batch_size=64,
     jit_compile="auto", export_formats=EXPORT_FORMATS, overwrite=False, verbose="auto",
@@ -209,7 +193,7 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
     with times.phase("save"):
         save_model_atomically(model, os.path.join(run_dir, "model.keras"))
     with times.phase("test"):
-        metrics = _test_report(run_dir, model, splits, labelled)
+        metrics = report_test(run_dir, model, splits, labelled)
     metrics.update(
         selected_epoch=selected["epoch"],
         selected_by=selected["monitor"] or "last epoch (validation has no anomalies)",
@@ -220,7 +204,7 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
         calibration=model.calibration._asdict(),
     )
     with times.phase("export"):
-        _export(run_dir, model, splits, export_formats, metrics, selected, score_choice)
+        export_run(run_dir, model, splits, export_formats, metrics, selected, score_choice)
     with times.phase("report"):
         build_report(run_dir, model, splits, metrics)
     metrics["timings"] = times.summary()
@@ -316,55 +300,3 @@ def _select_epoch(model, checkpoint, epochs):
             "monitor": checkpoint.monitor, "epoch": checkpoint.best_epoch,
         }
     return model, {"monitor": None, "epoch": epochs - 1}
-
-
-def _test_report(run_dir, model, splits, labelled):
-    """Score the test split once: figures, the ROC curve and the score histogram."""
-    test, val = splits["test"], splits["validation"]
-    result = evaluate_detector(model, test.images, test.labels, masks=test.masks)
-    write_test_scores(run_dir, test, calibrated_numpy(result["scores"], model.calibration))
-    save_png(roc_curve_image(result["scores"], test.labels), os.path.join(run_dir, "roc_curve.png"))
-    save_png(
-        score_histogram_image(result["scores"], test.labels, model.calibration.threshold),
-        os.path.join(run_dir, "score_histogram.png"),
-    )
-    validation = (
-        evaluate_detector(model, val.images, val.labels, masks=val.masks) if labelled else {}
-    )
-    return {
-        "data": splits["summary"],
-        "validation": {k: _finite(validation[k]) for k in VALIDATION_FIGURES if k in validation},
-        "test": {k: _finite(result[k]) for k in TEST_FIGURES if k in result},
-        "pixel_evaluation": (
-            "anomaly maps upsampled bilinearly to the masks' "
-            f"{result['mask_resolution'][1]}x{result['mask_resolution'][0]} pixels "
-            "(width x height)"
-            if "mask_resolution" in result else None
-        ),
-        "skipped_files": splits.get("skipped") or None,
-    }
-
-
-def _export(run_dir, model, splits, export_formats, metrics, selected, score_choice):
-    """Export what the detector supports into `run_dir/export`; record the rest."""
-    unsupported = unsupported_formats(model, export_formats)
-    if unsupported:
-        metrics["export_skipped"] = unsupported
-        for name, reason in unsupported.items():
-            print(f"Not exported as {name}: {reason}")
-    export_formats = supported_formats(model, export_formats)
-    if not export_formats:
-        return
-    paths = export_model(
-        model,
-        os.path.join(run_dir, "export"),
-        formats=export_formats,
-        representative_data=splits["train_sample"],
-        training_data=splits["summary"],
-        validation={
-            "auroc": metrics["validation"].get("auroc"),
-            "selected_epoch": selected["epoch"],
-            "score_selected_by": score_choice["selected_by"],
-        },
-    )
-    metrics["export"] = {k: os.path.relpath(v, run_dir) for k, v in paths.items()}

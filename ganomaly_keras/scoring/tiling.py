@@ -136,23 +136,33 @@ def _coverage(shape, image_size):
 
 def assemble(tile_maps, shape, image_size):
     """Tile maps `(tiles * batch, s, s[, c])` to working-size maps `(batch, H, W[, c])`,
-    averaged where tiles overlap."""
+    averaged where tiles overlap.
+
+    With a stride of half a tile, every half-tile cell of the image is covered by the
+    quadrants of at most four tiles: each quadrant is added into its cell once, so the
+    work is that of the image, whatever the number of tiles. Every tensor stays within
+    five dimensions, as LiteRT's slicing and transposing kernels ask.
+    """
     import tensorflow as tf
 
+    if len(tile_maps.shape) == 4:  # channels, one at a time
+        return tf.stack(
+            [assemble(m, shape, image_size) for m in tf.unstack(tile_maps, axis=-1)], axis=-1
+        )
     height, width = shape
-    offsets = tile_offsets(shape, image_size)
-    parts = tf.split(tile_maps, len(offsets), axis=0)
-    extra = [[0, 0]] * (len(tile_maps.shape) - 3)
+    half = image_size // 2
+    rows, cols = (height - image_size) // half + 1, (width - image_size) // half + 1
+    # (rows * cols * batch, quadrant row, y, quadrant column, x)
+    tiles = tf.reshape(tile_maps, [-1, 2, half, 2, half])
     total = None
-    for (y, x), part in zip(offsets, parts):
-        after_y = height - image_size - y
-        after_x = width - image_size - x
-        placed = tf.pad(part, [[0, 0], [y, after_y], [x, after_x]] + extra)
-        total = placed if total is None else total + placed
-    coverage = _coverage(shape, image_size)
-    if extra:
-        coverage = coverage[..., None]
-    return total / coverage
+    for qy in (0, 1):
+        for qx in (0, 1):
+            quadrant = tf.reshape(tiles[:, qy, :, qx, :], [rows, cols, -1, half, half])
+            placed = tf.pad(quadrant, [[qy, 1 - qy], [qx, 1 - qx], [0, 0], [0, 0], [0, 0]])
+            total = placed if total is None else total + placed
+    # (rows + 1, cols + 1, batch, y, x) -> (batch, H, W)
+    image = tf.reshape(tf.transpose(total, [2, 0, 3, 1, 4]), [-1, height, width])
+    return image / _coverage(shape, image_size)
 
 
 def random_patches(images, image_size, seed=None):

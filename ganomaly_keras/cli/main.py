@@ -8,6 +8,7 @@
     ganomaly-keras export runs/ganomaly/model.keras runs/ganomaly/export
     ganomaly-keras predict runs/ganomaly images/ --out scores.csv
     ganomaly-keras report runs/ganomaly                # rebuild report.html
+    ganomaly-keras preview-defects mvtec/bottle --out defects.png
     ganomaly-keras benchmark quality --folder-suite piped/
 
 Bad input ends with one `ganomaly-keras: error: ...` line and exit status 2; pass
@@ -21,7 +22,7 @@ import sys
 
 from ganomaly_keras.backend import configure_tensorflow
 
-COMMANDS = ("train", "evaluate", "export", "predict", "report", "benchmark")
+COMMANDS = ("train", "evaluate", "export", "predict", "report", "preview_defects", "benchmark")
 
 
 def main(argv=None):

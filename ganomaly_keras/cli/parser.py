@@ -173,7 +173,9 @@ def check_paths(args):
     Raises:
         ValueError or FileNotFoundError naming the option and the path.
     """
-    inputs = {"predict": ("images",), "report": ("run_dir",)}.get(args.command, ())
+    inputs = {"predict": ("images",), "report": ("run_dir",), "preview-defects": ("folder",)}.get(
+        args.command, ()
+    )
     for name in INPUT_PATHS + inputs:
         path = getattr(args, name, None)
         if path is not None and not os.path.exists(path):
@@ -184,7 +186,7 @@ def check_paths(args):
             option = "OUT" if name == "out" else f"--{name.replace('_', '-')}"
             raise ValueError(f"{option} {path!r} is a file; give a folder path.")
     out = getattr(args, "out", None)
-    if out is not None and args.command in ("predict", "benchmark"):
+    if out is not None and args.command in ("predict", "benchmark", "preview-defects"):
         _check_output_file("--out", out)
     scores = getattr(args, "scores", None)
     if scores is not None:
@@ -289,6 +291,17 @@ def build_parser():
                    help="images decoded and scored together (64)")
     p.add_argument("--skip-unreadable", action="store_true")
     p.set_defaults(command_name="predict")
+
+    p = commands.add_parser(
+        "preview-defects",
+        help="a grid of synthetic defects on a folder's normal images (PNG)",
+    )
+    p.add_argument("folder", help="an MVTec-layout or reference-layout folder")
+    p.add_argument("--out", required=True, help="the PNG file to write")
+    p.add_argument("--count", type=POSITIVE, default=8, help="images (rows) in the grid")
+    p.add_argument("--size", type=POSITIVE, default=128, help="side the images are shown at")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.set_defaults(command_name="preview_defects")
 
     p = commands.add_parser("report", help="rebuild a finished run's report.html")
     p.add_argument("run_dir", help="the run directory")

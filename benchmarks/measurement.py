@@ -54,7 +54,7 @@ def _child_environment():
     return env
 
 
-def measure_in_child(module, arguments, timeout=3600):
+def measure_in_child(module, arguments, timeout=3600, environment=None):
     """Run `python -m module json(arguments)` in a fresh process; return the JSON
     object its last stdout line holds.
 
@@ -63,6 +63,8 @@ def measure_in_child(module, arguments, timeout=3600):
             line (`benchmarks.speed`, `benchmarks.torch_comparator`, ...).
         arguments: a JSON-able dict.
         timeout: seconds before the child is killed.
+        environment: the child's whole environment; default: the package's TensorFlow
+            settings over this process's environment (`_child_environment`).
 
     Returns:
         the child's JSON result.
@@ -72,7 +74,8 @@ def measure_in_child(module, arguments, timeout=3600):
     """
     command = [sys.executable, "-m", module, json.dumps(arguments)]
     result = subprocess.run(
-        command, capture_output=True, text=True, env=_child_environment(), timeout=timeout
+        command, capture_output=True, text=True, timeout=timeout,
+        env=_child_environment() if environment is None else environment,
     )
     if result.returncode != 0:
         raise RuntimeError(

@@ -33,6 +33,7 @@ from ganomaly_keras.networks.layers import validate_image_size
 from ganomaly_keras.scoring import tiling
 from ganomaly_keras.scoring.decisions import DecisionMixin
 from ganomaly_keras.scoring.detector_scores import ScoreTermsMixin
+from ganomaly_keras.scoring.normal_statistics import NormalStatisticsMixin
 
 require_tensorflow_backend()
 
@@ -60,7 +61,8 @@ def constructor_parameters(cls):
 
 
 class AdversarialDetector(
-    TrainingStep, DecisionMixin, ScoreTermsMixin, keras.Model, metaclass=abc.ABCMeta
+    TrainingStep, DecisionMixin, ScoreTermsMixin, NormalStatisticsMixin, keras.Model,
+    metaclass=abc.ABCMeta,
 ):
     """Base class of the GAN-based detectors; not used directly.
 
@@ -177,9 +179,7 @@ class AdversarialDetector(
     def input_hw(self):
         """`(height, width)` of the images the model scores: the working size when
         tiling, else `image_size` squared."""
-        return tiling.working_shape(self.working_size, self.image_size) or (
-            self.image_size, self.image_size
-        )
+        return tiling.working_shape(self.working_size, self.image_size) or (self.image_size,) * 2
 
     @property
     def input_size(self):

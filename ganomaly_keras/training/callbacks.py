@@ -10,10 +10,7 @@ import numpy as np
 from ganomaly_keras.metrics.evaluation import check_labels, ranking_metrics
 from ganomaly_keras.metrics.pixel import pixel_metrics, resize_maps
 from ganomaly_keras.saving import save_model_atomically, write_json_atomically
-
-# Normal training images the standardised terms' statistics are fitted on at each
-# validation (all of them at the end of a run, for the model it keeps).
-STATISTICS_IMAGES = 64
+from ganomaly_keras.scoring.normal_statistics import VALIDATION_INPUTS
 
 
 class AUROCCallback(keras.callbacks.Callback):
@@ -94,7 +91,8 @@ class AUROCCallback(keras.callbacks.Callback):
         if self.terms or self.masks is not None:
             if self.normal_images is not None and any(t.startswith("standardized") for t in self.terms):
                 self.model.fit_normal_statistics(
-                    self.normal_images[:STATISTICS_IMAGES], self.batch_size
+                    self.model.statistics_sample(self.normal_images, VALIDATION_INPUTS),
+                    self.batch_size,
                 )
             names = tuple(dict.fromkeys(self.terms + (self.model.score,)))
             # One forward pass per batch: every term, and the score's map for masks.

@@ -186,7 +186,7 @@ def _run_steps(run_dir, spec, config, budget, export_formats, overwrite, verbose
     with times.phase("calibration"):
         # Statistics of the standardised terms: normal training images, never the
         # validation images a score is selected and calibrated on.
-        model.fit_normal_statistics(splits["train_sample"])
+        model.fit_normal_statistics(model.statistics_sample(splits["train_sample"]))
         model, score_choice = select_score(model, splits["validation"], auto_score, labelled)
         val = splits["validation"]
         model.calibrate(val.images, val.labels if labelled else None)

@@ -26,6 +26,10 @@ def run(args):
 
     epochs, steps, batch_size, score = _training_budget(args)
     given = given_model_options(args)
+    if args.folder:
+        from ganomaly_keras.training.defaults import inspection_model_options
+
+        given = inspection_model_options(args.model, given)
     if score is not None:
         given["score"] = score
     metrics = train_run(

@@ -31,7 +31,8 @@ def main(argv=None):
     Parsing and every check of the arguments need no TensorFlow, so `--help` and bad
     arguments answer at once; TensorFlow loads only for a command that runs.
     """
-    from ganomaly_keras.cli.parser import build_parser, check_arguments
+    from ganomaly_keras.cli.checks import check_arguments
+    from ganomaly_keras.cli.parser import build_parser
 
     parser = build_parser()
     args = parser.parse_args(argv)

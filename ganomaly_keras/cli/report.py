@@ -7,7 +7,8 @@ def run(args):
     import os
 
     from ganomaly_keras.training.directory import RunError
-    from ganomaly_keras.training.report import TEST_SCORES, build_report
+    from ganomaly_keras.training.report import build_report
+    from ganomaly_keras.training.test_scores import TEST_SCORES
 
     for needed in ("metrics.json", "model.keras", TEST_SCORES):
         if not os.path.exists(os.path.join(args.run_dir, needed)):

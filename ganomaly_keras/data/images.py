@@ -208,3 +208,12 @@ def image_files(target):
             "in it or in its subfolders."
         )
     return found
+
+
+def image_channels(path):
+    """1 for a grayscale image file, 3 for a colour one (alpha ignored)."""
+    try:
+        with Image.open(path) as image:
+            return 1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    except OSError as error:
+        raise ValueError(f"cannot read image file {path!r}: {error}") from None

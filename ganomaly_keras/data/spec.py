@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from ganomaly_keras import arguments
+from ganomaly_keras.data.images import image_channels
 from ganomaly_keras.data.protocols import (
     contaminated_leave_one_class_out,
     leave_one_class_out,
@@ -102,11 +103,7 @@ class DataSpec:
     def _derived_working_size(self):
         """The working size "auto" means: from the folder's training images' sizes
         (headers only), or None where that size is the model's input."""
-        from ganomaly_keras.data.folders import (
-            NORMAL_FOLDERS,
-            detect_layout,
-            list_images,
-        )
+        from ganomaly_keras.data.folders import NORMAL_FOLDERS, detect_layout, list_images
         from ganomaly_keras.scoring.tiling import derived_shape
 
         if self.source != "folder":
@@ -191,7 +188,7 @@ class DataSpec:
 
         Returns:
             dict: "train" (NumPy images, or a streaming `tf.data.Dataset` of batches
-            for folders: pass `batch_size` to `training_input`), "train_sample" (up
+            for folders: pass `batch_size` to `ganomaly_keras.data.pipeline.training_input`), "train_sample" (up
             to 256 normal training images in memory, for int8 calibration),
             "validation" and "test" (`Split`s with labels, 1 = anomaly),
             "channels", and "summary" (JSON-able, for metadata and reports).
@@ -348,55 +345,3 @@ class FolderSplit(NamedTuple):
     channels: int
     masks: Optional[np.ndarray]
     skipped: list
-
-
-def image_channels(path):
-    """1 for a grayscale image file, 3 for a colour one (alpha ignored)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            return 1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
-    except OSError as error:
-        raise ValueError(f"cannot read image file {path!r}: {error}") from None
-
-
-def training_input(train, spec, batch_size, shuffle=True, repeat=False, augment=False):
-    """What `fit` takes for a `splits()["train"]`.
-
-    Arrays pass as they are; folders become a streaming shuffled dataset of batches.
-    With `repeat` (a step budget), `augment` (texture augmentations, see
-    `ganomaly_keras.data.augmentation`) or a `working_size` (random `image_size`
-    patches of working-size images), arrays become a seeded shuffled dataset too,
-    repeated endlessly with `repeat`.
-    """
-    import tensorflow as tf
-
-    from ganomaly_keras.data.augmentation import augment_dataset
-    from ganomaly_keras.data.decoding import image_dataset
-    from ganomaly_keras.data.folders import FileSplit
-
-    if isinstance(train, FileSplit):
-        dataset = image_dataset(
-            train, spec.load_size, spec.channels or image_channels(train.paths[0]),
-            batch_size, shuffle=shuffle, seed=spec.seed, on_error=spec.on_error,
-        )
-    elif repeat or augment or spec.working_size:
-        dataset = tf.data.Dataset.from_tensor_slices(train)
-        if shuffle:
-            dataset = dataset.shuffle(len(train), seed=spec.seed, reshuffle_each_iteration=True)
-        dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    else:
-        return train
-    if repeat:
-        dataset = dataset.repeat()
-    if spec.working_size and spec.working_size != spec.image_size:
-        from ganomaly_keras.scoring.tiling import random_patches
-
-        dataset = dataset.map(
-            lambda images: random_patches(images, spec.image_size),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    if augment:
-        dataset = augment_dataset(dataset, seed=spec.seed)
-    return dataset

@@ -18,7 +18,7 @@ from ganomaly_keras.training.plots import (
     save_png,
     score_histogram_image,
 )
-from ganomaly_keras.training.report import write_test_scores
+from ganomaly_keras.training.test_scores import write_test_scores
 
 VALIDATION_FIGURES = ("auroc", "aupr", "f1", "pixel_auroc", "aupro")
 TEST_FIGURES = ("auroc", "aupr", "precision", "recall", "f1", "threshold", "pixel_auroc", "aupro")

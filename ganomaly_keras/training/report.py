@@ -21,7 +21,6 @@ the gallery's images are scored again, for their maps.
 """
 
 import base64
-import csv
 import html
 import io
 import json
@@ -33,45 +32,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay, roc_auc_score
 
+from ganomaly_keras.training.test_scores import read_test_scores
+
 REPORT = "report.html"
-TEST_SCORES = "test_scores.csv"
 # Gallery: up to this many misjudged images, then the most and least anomalous.
 MISJUDGED, EXTREMES = 8, 4
-SCORE_COLUMNS = ("path", "anomaly_score", "normalized_score", "is_anomaly", "label", "defect")
 # Scores that are the maximum of their own anomaly map: the threshold applies to the map.
 MAP_MAXIMA = (
     "residual_max", "feature_max", "standardized_max", "ssim_max", "msgms_max",
     "segmentation_max",
 )
-
-
-def write_test_scores(run_dir, test, outputs):
-    """`test_scores.csv`: one row per test image, as served (`outputs` from the
-    calibration head), with its label and defect type."""
-    names = test.paths or tuple(f"image[{i}]" for i in range(len(test.labels)))
-    defects = test.defects or tuple("anomaly" if y else "normal" for y in test.labels)
-    path = os.path.join(run_dir, TEST_SCORES)
-    with open(path + ".tmp", "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(SCORE_COLUMNS)
-        for i, name in enumerate(names):
-            writer.writerow([
-                name, float(outputs["anomaly_score"][i]), float(outputs["normalized_score"][i]),
-                int(outputs["is_anomaly"][i]), int(test.labels[i]), defects[i],
-            ])
-    os.replace(path + ".tmp", path)
-    return path
-
-
-def read_test_scores(run_dir):
-    """The rows of `test_scores.csv`: scores as floats, decisions and labels as ints."""
-    with open(os.path.join(run_dir, TEST_SCORES), newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    for row in rows:
-        row["anomaly_score"] = float(row["anomaly_score"])
-        row["normalized_score"] = float(row["normalized_score"])
-        row["is_anomaly"], row["label"] = int(row["is_anomaly"]), int(row["label"])
-    return rows
 
 
 # ------------------------------------------------------------------ drawing

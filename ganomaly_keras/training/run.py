@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from ganomaly_keras.data.decoding import find_unreadable, unreadable_error
 from ganomaly_keras.data.folders import FileSplit
-from ganomaly_keras.data.spec import training_input
+from ganomaly_keras.data.pipeline import training_input
 from ganomaly_keras.deploy.export import (
     EXPORT_FORMATS,
 )

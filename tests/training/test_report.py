@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganomaly_keras.training.report import gallery_rows, read_test_scores
+from ganomaly_keras.training.report import gallery_rows
+from ganomaly_keras.training.test_scores import read_test_scores
 from tests import helpers
 from tests.settings import TINY_FLAGS
 

@@ -45,8 +45,9 @@ them before it selects a score and calibrates; `calibrate` refuses a standardise
 score without them), so saved and exported models compute the same score.
 
 Each term has an anomaly map, exported as `anomaly_map`. `feature_max` uses the
-smoothed feature map, and `standardized_max` the standardised map. Every other term
-uses the raw residual map `mean_c |x - x_hat|`, in [0, 2].
+smoothed feature map, `standardized_max` the standardised map, and the structure and
+head terms their own smoothed maps (`MAP_DESCRIPTIONS`). Every other term uses the raw
+residual map `mean_c |x - x_hat|`, in [0, 2].
 
 Scores are computed in inference mode only (BatchNorm uses its moving statistics), so
 an image's score never depends on what else is in its batch.

@@ -69,6 +69,7 @@ def folder_benchmark(args):
 
 
 def quality_benchmark(args):
+    from ganomaly_keras.cli.parser import given_model_options
     from ganomaly_keras.training.defaults import INSPECTION_DEFAULTS, inspection_model_options
     from ganomaly_keras.training.quality_suite import (
         markdown_table,
@@ -81,9 +82,7 @@ def quality_benchmark(args):
         args.folder_suite,
         args.out_dir or "runs/quality",
         detector=args.model,
-        model_options=inspection_model_options(
-            args.model, {"score": args.score} if args.score else None
-        ),
+        model_options=inspection_model_options(args.model, given_model_options(args)),
         steps=args.steps or INSPECTION_DEFAULTS["steps"],
         image_size=args.image_size or INSPECTION_DEFAULTS["image_size"],
         batch_size=args.batch_size or INSPECTION_DEFAULTS["batch_size"],

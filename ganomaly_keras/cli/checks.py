@@ -32,7 +32,7 @@ def check_arguments(args):
         folder = getattr(args, "folder", None) or args.command == "benchmark"
         default = INSPECTION_DEFAULTS["image_size"] if folder else IMAGE_SIZE
         working_shape(working_size, image_size or default)
-    if args.command == "train":
+    if args.command == "train" or getattr(args, "kind", None) == "quality":
         misplaced_model_options(given_model_options(args), args.model)
     check_paths(args)
     if getattr(args, "folder", None):

@@ -48,10 +48,10 @@ def _option_type(default):
     return WEIGHT
 
 
-def add_model_options(parser):
+def add_model_options(parser, title="model options (the model's defaults when not given)"):
     """One flag per detector option (`ganomaly_keras.models.options.OPTIONS`)."""
 
-    group = parser.add_argument_group("model options (the model's defaults when not given)")
+    group = parser.add_argument_group(title)
     for name, (default, detectors, text) in OPTIONS.items():
         only = "" if len(detectors) == len(DETECTOR_NAMES) else ", ".join(detectors) + ": "
         group.add_argument(
@@ -270,7 +270,6 @@ def build_parser():
     p.add_argument("--folders", nargs="+", help="quality: only these folders")
     p.add_argument("--model", default="ganomaly", choices=DETECTOR_NAMES,
                    help="quality: the detector")
-    p.add_argument("--score", help="quality: a score term, or auto (default)")
     p.add_argument("--image-size", type=POSITIVE, help="quality: model input side (64)")
     p.add_argument("--working-size", type=_working_size,
                    help="quality: SIDE, WIDTHxHEIGHT or auto (default): score at "
@@ -291,5 +290,6 @@ def build_parser():
     p.add_argument("--skip-latency", action="store_true",
                    help="speed: no scoring latency measurement")
     p.add_argument("--out", help="also write the JSON report here")
+    add_model_options(p, "quality: model options (train --folder's defaults when not given)")
     p.set_defaults(command_name="benchmark")
     return parser

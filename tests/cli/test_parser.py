@@ -76,6 +76,9 @@ BAD_COMMANDS = [
     (["benchmark", "--epochs", "0"], "positive integer"),
     (["benchmark", "quality", "--folder-suite", "/no/suite"], "does not exist"),
     (["benchmark", "quality"], "needs --folder-suite"),
+    (["benchmark", "quality", "--folder-suite", ".", "--model", "egbad", "--ssim-weight", "1"],
+     "--ssim-weight does not apply to --model egbad"),
+    (["benchmark", "quality", "--folder-suite", ".", "--width", "0"], "positive integer"),
 ]
 
 

@@ -240,7 +240,9 @@ def _callbacks(run_dir, model, splits, labelled, auto_score, steps):
     callbacks, checkpoint = [], None
     if labelled:
         checkpoint = BestModelCheckpoint(
-            os.path.join(run_dir, "best.keras"), monitor="val_auroc", mode="max",
+            os.path.join(run_dir, "best.keras"), mode="max",
+            # With masks: image AUROC and AUPRO together (AUROCCallback's val_selection).
+            monitor="val_selection" if val.masks is not None else "val_auroc",
             tie_breaker="val_aupro" if val.masks is not None else None,
         )
         auroc = AUROCCallback(

@@ -83,3 +83,31 @@ def test_step_budget_stops_after_exactly_that_many_updates(digits16):
     model.fit(normal, epochs=5, batch_size=32, verbose=0, callbacks=[StepBudget(7)])
     assert int(model.optimizer.iterations.numpy()) == 7
 
+
+
+def test_with_masks_the_checkpoint_is_selected_on_image_auroc_and_aupro_together():
+    """`val_selection` is the mean of the image AUROC and the AUPRO of the maps, so a
+    run keeps the checkpoint that detects and localises, not the one that ranked one
+    of ten defective images better."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    masks = np.zeros((8, 16, 16), "uint8")
+    masks[4:, 4:9, 4:9] = 1
+    images[4:, 4:9, 4:9] = 1.0  # the defects are bright squares
+    model = GANomaly(image_size=16, channels=1, **TINY)
+    model(images[:1])
+    callback = AUROCCallback(images, labels, masks=masks)
+    callback.set_model(model)
+    callback.set_params({"epochs": 1})
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    assert {"val_auroc", "val_aupro", "val_pixel_auroc", "val_selection"} <= set(logs)
+    assert logs["val_selection"] == pytest.approx((logs["val_auroc"] + logs["val_aupro"]) / 2)
+    # Without masks there is no localisation to weigh, and no val_selection.
+    plain = {}
+    without = AUROCCallback(images, labels)
+    without.set_model(model)
+    without.set_params({"epochs": 1})
+    without.on_epoch_end(0, plain)
+    assert "val_selection" not in plain and "val_auroc" in plain

@@ -23,6 +23,14 @@ def test_every_term_can_be_chosen_not_only_the_preferred_ones():
     assert choose_score({"residual_max": 0.5, "new_term": 0.8}, ()) == "new_term"
 
 
+def test_the_ssim_term_comes_after_the_paper_score_on_a_tie():
+    """On PIPED's PA_BRG03_TL both scored validation AUROC 1.0 (10 impure, 6 good
+    images); on test the SSIM term scored 0.666 and the paper score 0.853."""
+    tied = {"latent_mse": 1.0, "ssim_max": 1.0, "residual_max": 0.53}
+    assert choose_score(tied, ("latent_mse",), 10, 6) == "latent_mse"
+    assert choose_score({"ssim_max": 0.9, "residual_max": 0.5}, (), 10, 6) == "ssim_max"
+
+
 def test_a_small_validation_split_keeps_the_preferred_term_within_its_noise():
     """With 10 anomalous and 28 normal images, 0.88 against 0.85 is one image's rank:
     the preferred term stays. Beyond one standard error the better term wins."""

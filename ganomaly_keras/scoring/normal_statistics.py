@@ -20,7 +20,7 @@ from ganomaly_keras.scoring import terms as scoring_terms
 # Network inputs the statistics of the model a run keeps are fitted on, and those of
 # each validation during training (which ranks the standardised terms only).
 FINAL_INPUTS = 8192
-VALIDATION_INPUTS = 2048
+VALIDATION_INPUTS = 512
 # Fewest images for per-position statistics, whatever the budget.
 MIN_IMAGES = 8
 

@@ -6,7 +6,8 @@ from ganomaly_keras.models.options import OPTIONS
 # The model input side of a run on arrays (digits, .npz, tfds).
 IMAGE_SIZE = 32
 # What `train --folder` uses unless told otherwise: a folder is an inspection task.
-# Measured on KolektorSDD and PIPED (docs/results.md, "What each part adds").
+# Measured on KolektorSDD and PIPED (docs/results.md, "Inspection: KolektorSDD and PIPED
+# with the folder defaults").
 INSPECTION_DEFAULTS = {
     "image_size": 64, "working_size": "auto", "steps": 300, "batch_size": 32,
     "score": "auto",

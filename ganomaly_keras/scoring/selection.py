@@ -49,9 +49,9 @@ def choose_score(aurocs, paper_scores, positives=None, negatives=None):
     validation AUROC.
 
     The order is `AUTO_PREFERENCE`, then `paper_scores`, then `LAST_RESORT`, then
-    any other term. Without
-    the counts of anomalous and normal validation images only exact ties (within
-    1e-9) go to the preferred term. Only validation figures may be passed here.
+    any other term. Without the counts of anomalous and normal validation images,
+    only exact ties (within 1e-9) go to the preferred term. Only validation figures
+    may be passed here.
 
     Args:
         aurocs: dict of term -> validation AUROC.

@@ -11,7 +11,7 @@ Call `ganomaly_keras.configure_tensorflow()` before anything imports TensorFlow 
 the package's thread and logging settings (see `ganomaly_keras.backend`).
 """
 
-import importlib
+from ganomaly_keras.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -55,13 +55,4 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
-def __getattr__(name):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'ganomaly_keras' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

@@ -9,42 +9,33 @@ Names load on first use, so `ganomaly_keras.data.images` (NumPy and Pillow only)
 imports no TensorFlow on a device.
 """
 
-import importlib
+from ganomaly_keras.lazy import lazy_names
 
-# Public name -> the module of this package that defines it.
+# Public name -> the module of this package that defines it (relative).
 _PUBLIC = {
-    "FileSplit": "folders",
-    "Split": "protocols",
-    "contaminated_folders": "protocols",
-    "contaminated_leave_one_class_out": "protocols",
-    "contaminated_normal_classes": "protocols",
-    "decode_image_file": "decoding",
-    "folder_protocol": "folders",
-    "image_dataset": "decoding",
-    "leave_one_class_out": "protocols",
-    "list_images": "folders",
-    "load_digits": "digits",
-    "load_images": "decoding",
-    "load_npz": "npz",
-    "load_split": "decoding",
-    "load_tfds": "tfds",
-    "one_class": "protocols",
-    "paper_leave_one_class_out": "protocols",
-    "preprocess_images": "preprocessing",
-    "read_folder_dataset": "folders",
-    "read_pixels": "images",
+    "FileSplit": ".folders",
+    "Split": ".protocols",
+    "contaminated_folders": ".protocols",
+    "contaminated_leave_one_class_out": ".protocols",
+    "contaminated_normal_classes": ".protocols",
+    "decode_image_file": ".decoding",
+    "folder_protocol": ".folders",
+    "image_dataset": ".decoding",
+    "leave_one_class_out": ".protocols",
+    "list_images": ".folders",
+    "load_digits": ".digits",
+    "load_images": ".decoding",
+    "load_npz": ".npz",
+    "load_split": ".decoding",
+    "load_tfds": ".tfds",
+    "one_class": ".protocols",
+    "paper_leave_one_class_out": ".protocols",
+    "preprocess_images": ".preprocessing",
+    "read_folder_dataset": ".folders",
+    "read_pixels": ".images",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'ganomaly_keras.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ganomaly_keras.data.{_PUBLIC[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)

@@ -9,36 +9,27 @@ Names load on first use: `import ganomaly_keras.models.options` imports no
 TensorFlow.
 """
 
-import importlib
+from ganomaly_keras.lazy import lazy_names
 
-# Public name -> the module of this package that defines it.
+# Public name -> the module of this package that defines it (relative).
 _PUBLIC = {
-    "AdversarialDetector": "base",
-    "AnoGAN": "anogan",
-    "Critic": "simultaneous_encoder",
-    "DETECTORS": "registry",
-    "EGBAD": "egbad",
-    "GANomaly": "ganomaly",
-    "Generator": "ganomaly",
-    "JointDiscriminator": "egbad",
-    "LatentDiscriminator": "skip_ganomaly",
-    "SimultaneousEncoderGAN": "simultaneous_encoder",
-    "SkipGANomaly": "skip_ganomaly",
-    "UNetGenerator": "skip_ganomaly",
-    "detector_class": "registry",
-    "model_options": "registry",
+    "AdversarialDetector": ".base",
+    "AnoGAN": ".anogan",
+    "Critic": ".simultaneous_encoder",
+    "DETECTORS": ".registry",
+    "EGBAD": ".egbad",
+    "GANomaly": ".ganomaly",
+    "Generator": ".ganomaly",
+    "JointDiscriminator": ".egbad",
+    "LatentDiscriminator": ".skip_ganomaly",
+    "SimultaneousEncoderGAN": ".simultaneous_encoder",
+    "SkipGANomaly": ".skip_ganomaly",
+    "UNetGenerator": ".skip_ganomaly",
+    "detector_class": ".registry",
+    "model_options": ".registry",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'ganomaly_keras.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ganomaly_keras.models.{_PUBLIC[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_names(globals(), _PUBLIC)
